@@ -1,1 +1,36 @@
+//! The thin adapter layer shared by PromptHelm's Spin components.
+//!
+//! Why this crate exists: the wire contract of responses (DESIGN.md §2) has
+//! to be identical in every component. Every response carries an
+//! `X-Request-Id` (the caller's when acceptable, else a fresh `req_…` id),
+//! JSON bodies are `application/json`, and every error is the
+//! [`ErrorEnvelope`] with that same request id. Writing that once here, on
+//! top of the pure rules in `prompthelm-domain`, means a component cannot get
+//! it subtly wrong.
+//!
+//! Usage in a component:
+//!
+//! ```ignore
+//! #[spin_sdk::http_service]
+//! async fn handler(req: spin_sdk::http::Request) -> JsonResponse {
+//!     let ctx = RequestContext::from_request(&req);
+//!     if req.method() != Method::GET {
+//!         return ctx.method_not_allowed(req.method(), req.uri().path(), &[Method::GET]);
+//!     }
+//!     ctx.json(StatusCode::OK, &serde_json::json!({"hello": "world"}))
+//! }
+//! ```
+//!
+//! Host access is limited to [`RequestContext::from_request`] /
+//! [`RequestContext::from_headers`] (clock and random source); everything
+//! else is pure and tested natively.
 
+mod context;
+pub mod host_errors;
+mod response;
+
+pub use context::{RequestContext, now_unix_millis, random_bytes};
+pub use http::{Method, StatusCode};
+pub use prompthelm_domain::ErrorEnvelope;
+pub use prompthelm_domain::envelope::codes;
+pub use response::{JsonResponse, REQUEST_ID_HEADER};

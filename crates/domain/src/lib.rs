@@ -1,1 +1,13 @@
+//! PromptHelm's domain logic.
+//!
+//! Invariant: this crate does no I/O. It does not read clocks, random
+//! sources, the network, files or the environment; callers pass those values
+//! in. That keeps it testable natively and fast, and lets both the Spin
+//! components (wasm32-wasip2) and the local runtime host (native) share it.
+//! Dependencies stay limited to `serde` and `serde_json`.
 
+pub mod envelope;
+pub mod request_id;
+pub mod time;
+
+pub use envelope::ErrorEnvelope;

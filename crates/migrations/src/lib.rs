@@ -1,1 +1,132 @@
+//! Numbered SQL migrations for PromptHelm.
+//!
+//! Files named `NNNN_name.sql` are validated and split into statements with sqlparser
+//! ([`load_dir`], [`parse_migration`]), then applied in order, each exactly once and each
+//! in its own transaction, and recorded in [`TRACKING_TABLE`] ([`migrate`]).
+//!
+//! The database side sits behind [`MigrationDatabase`] so the same runner serves the
+//! local runtime (rusqlite, feature `rusqlite`) and a CI deploy step against remote libSQL.
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::{Context, Result, bail};
+
+mod parse;
+#[cfg(feature = "rusqlite")]
+pub mod sqlite;
+
+pub use parse::{load_dir, parse_migration};
+
+/// Table recording applied migrations:
+/// `(version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)`.
+pub const TRACKING_TABLE: &str = "_prompthelm_migrations";
+
+/// One migration file, split into statements.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migration {
+    /// From the file name prefix (`0001_init.sql` -> 1).
+    pub version: u32,
+    /// From the file name (`0001_init.sql` -> `init`).
+    pub name: String,
+    /// E.g. `0001_init.sql`.
+    pub file_name: String,
+    /// Original SQL text of each statement, trimmed, without the trailing `;`.
+    pub statements: Vec<String>,
+    /// Lowercase hex SHA-256 of the file contents.
+    pub checksum: String,
+}
+
+/// A row of [`TRACKING_TABLE`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedMigration {
+    pub version: u32,
+    pub name: String,
+    pub checksum: String,
+}
+
+/// What one [`migrate`] run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MigrationReport {
+    /// Newly applied by this run, in order.
+    pub applied: Vec<AppliedMigration>,
+    /// Already applied before (including ones another process applied concurrently).
+    pub already_applied: usize,
+}
+
+/// The database a migration run talks to.
+pub trait MigrationDatabase {
+    /// Ensures the tracking table exists and returns what is applied, ordered by version.
+    fn applied(&mut self) -> Result<Vec<AppliedMigration>>;
+
+    /// Runs every statement of `migration` and records it in the tracking table, all in
+    /// ONE transaction: on any error nothing of it stays. Implementations must re-check
+    /// inside the transaction that the version is not already recorded (two runtimes
+    /// starting at once), and skip if it is. Returns true if applied now.
+    fn apply(&mut self, migration: &Migration) -> Result<bool>;
+}
+
+/// Applies pending migrations in order.
+///
+/// Refuses (error, nothing applied) when an applied version's checksum differs from its
+/// file, or when the database has an applied version with no file (a build older than
+/// the database). A failing migration stops the run; the ones before it stay applied.
+pub fn migrate(
+    db: &mut impl MigrationDatabase,
+    migrations: &[Migration],
+) -> Result<MigrationReport> {
+    let mut files: BTreeMap<u32, &Migration> = BTreeMap::new();
+    for migration in migrations {
+        if let Some(other) = files.insert(migration.version, migration) {
+            bail!(
+                "{} and {} both have number {}",
+                other.file_name,
+                migration.file_name,
+                migration.version
+            );
+        }
+    }
+
+    let applied = db.applied().context("reading applied migrations")?;
+    // Check everything before applying anything.
+    let mut done = BTreeSet::new();
+    for row in &applied {
+        let Some(file) = files.get(&row.version) else {
+            bail!(
+                "the database has migration {} ({}) applied but there is no file for it; \
+                 is this build older than the database?",
+                row.version,
+                row.name
+            );
+        };
+        if file.checksum != row.checksum {
+            bail!(
+                "{} was edited after it was applied (applied checksum {}, file checksum {}); \
+                 restore it and add a new migration instead",
+                file.file_name,
+                row.checksum,
+                file.checksum
+            );
+        }
+        done.insert(row.version);
+    }
+
+    let mut report = MigrationReport {
+        applied: Vec::new(),
+        already_applied: applied.len(),
+    };
+    for migration in files.values().filter(|m| !done.contains(&m.version)) {
+        let applied_now = db
+            .apply(migration)
+            .with_context(|| format!("applying {}", migration.file_name))?;
+        if applied_now {
+            report.applied.push(AppliedMigration {
+                version: migration.version,
+                name: migration.name.clone(),
+                checksum: migration.checksum.clone(),
+            });
+        } else {
+            report.already_applied += 1;
+        }
+    }
+    Ok(report)
+}

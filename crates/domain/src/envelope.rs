@@ -1,0 +1,131 @@
+//! The error envelope: the one JSON shape every PromptHelm error takes on the
+//! wire (DESIGN.md §2).
+//!
+//! ```json
+//! {"statusCode":404,"errorCode":"NOT_FOUND","message":"...","timestamp":"2026-11-24T10:00:00.123Z","requestId":"req_..."}
+//! ```
+//!
+//! `details` is added only when there is something to say. The same request
+//! id is sent in the `X-Request-Id` response header; adding that header is
+//! the caller's job (see `prompthelm-component-kit`, or the runtime host for
+//! the envelope it builds when a guest traps).
+
+use serde::{Deserialize, Serialize};
+
+/// Error codes used in [`ErrorEnvelope::error_code`].
+///
+/// Public client SDKs switch on these strings: never rename one.
+pub mod codes {
+    /// Something failed on our side (a bug, or a guest that trapped): 500.
+    pub const INTERNAL_ERROR: &str = "INTERNAL_ERROR";
+    /// A dependency (database, key-value store) is not answering: 503.
+    pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
+    /// No such route or resource: 404.
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    /// The route exists but not for this method: 405 (with `Allow`).
+    pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
+}
+
+/// The wire error envelope. Field order and names are part of the contract.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorEnvelope {
+    /// The HTTP status code of the response carrying this envelope.
+    pub status_code: u16,
+    /// A stable, machine-readable code, e.g. [`codes::NOT_FOUND`].
+    pub error_code: String,
+    /// A human-readable explanation. Never contains secrets.
+    pub message: String,
+    /// When the error was produced, RFC 3339 UTC with milliseconds
+    /// (see [`crate::time::rfc3339_millis`]).
+    pub timestamp: String,
+    /// The request id, the same as the `X-Request-Id` response header.
+    pub request_id: String,
+    /// Optional structured context; omitted from the JSON when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
+}
+
+impl ErrorEnvelope {
+    /// Builds an envelope without details.
+    pub fn new(
+        status_code: u16,
+        error_code: impl Into<String>,
+        message: impl Into<String>,
+        timestamp: impl Into<String>,
+        request_id: impl Into<String>,
+    ) -> Self {
+        Self {
+            status_code,
+            error_code: error_code.into(),
+            message: message.into(),
+            timestamp: timestamp.into(),
+            request_id: request_id.into(),
+            details: None,
+        }
+    }
+
+    /// Returns the envelope with `details` set.
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    /// The envelope as a compact JSON string.
+    pub fn to_json(&self) -> String {
+        // Serializing plain strings, integers and a `serde_json::Value` cannot
+        // fail (there are no maps with non-string keys involved).
+        serde_json::to_string(self).expect("an ErrorEnvelope always serializes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> ErrorEnvelope {
+        ErrorEnvelope::new(
+            404,
+            codes::NOT_FOUND,
+            "no route for GET /api/v1/nope",
+            "2026-11-24T10:00:00.123Z",
+            "req_00112233445566778899aabbccddeeff",
+        )
+    }
+
+    #[test]
+    fn serializes_exact_wire_shape_without_details() {
+        assert_eq!(
+            sample().to_json(),
+            r#"{"statusCode":404,"errorCode":"NOT_FOUND","message":"no route for GET /api/v1/nope","timestamp":"2026-11-24T10:00:00.123Z","requestId":"req_00112233445566778899aabbccddeeff"}"#
+        );
+    }
+
+    #[test]
+    fn details_appear_only_when_set() {
+        let json = sample()
+            .with_details(serde_json::json!({"sqlite": {"status": "error"}}))
+            .to_json();
+        assert!(
+            json.ends_with(r#","details":{"sqlite":{"status":"error"}}}"#),
+            "{json}"
+        );
+    }
+
+    #[test]
+    fn round_trips_through_serde() {
+        let env = sample().with_details(serde_json::json!([1, 2]));
+        let back: ErrorEnvelope = serde_json::from_str(&env.to_json()).unwrap();
+        assert_eq!(back, env);
+        let no_details: ErrorEnvelope = serde_json::from_str(&sample().to_json()).unwrap();
+        assert_eq!(no_details.details, None);
+    }
+
+    #[test]
+    fn codes_are_screaming_snake_case_of_their_names() {
+        assert_eq!(codes::INTERNAL_ERROR, "INTERNAL_ERROR");
+        assert_eq!(codes::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE");
+        assert_eq!(codes::NOT_FOUND, "NOT_FOUND");
+        assert_eq!(codes::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED");
+    }
+}

@@ -1,0 +1,184 @@
+//! Turning a spin.toml (+ runtime config, variables, state dir) into a ready
+//! server: every check that can fail happens here, before the port opens.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use prompthelm_manifest::outbound::component_allowed_hosts;
+use prompthelm_manifest::routing::Router;
+use prompthelm_manifest::runtime_config::{
+    KeyValueStoreConfig, RuntimeConfig, SqliteDatabaseConfig,
+};
+use prompthelm_manifest::variables::{Variables, component_variables};
+use prompthelm_manifest::{AppManifest, load_manifest};
+
+use crate::factors::key_value::{KeyValueBackend, SqliteKeyValue};
+use crate::factors::sqlite::{FileDatabase, SqliteBackend};
+use crate::instance::{Backends, Capabilities, ComponentServer};
+use crate::server::Server;
+use crate::{engine, migrate};
+
+/// Where the app's state lives and how it is configured: what `up` and
+/// `migrate` share.
+pub struct StateOptions {
+    pub manifest: PathBuf,
+    pub state_dir: Option<PathBuf>,
+    pub runtime_config_file: Option<PathBuf>,
+}
+
+impl StateOptions {
+    /// Spin's default: `.spin/` beside spin.toml.
+    pub fn state_dir(&self, manifest: &AppManifest) -> PathBuf {
+        self.state_dir
+            .clone()
+            .unwrap_or_else(|| manifest.dir.join(".spin"))
+    }
+
+    pub fn runtime_config(&self, manifest: &AppManifest) -> anyhow::Result<RuntimeConfig> {
+        RuntimeConfig::load(
+            self.runtime_config_file.as_deref(),
+            &self.state_dir(manifest),
+        )
+    }
+}
+
+pub struct UpOptions {
+    pub state: StateOptions,
+    pub variables: Vec<(String, String)>,
+    pub cache_dir: Option<PathBuf>,
+    pub request_timeout: Duration,
+}
+
+/// The app, loaded and checked, ready to serve.
+pub struct App {
+    pub manifest: AppManifest,
+    pub server: Server,
+    pub state_dir: PathBuf,
+}
+
+impl App {
+    pub fn load(opts: &UpOptions) -> anyhow::Result<App> {
+        let manifest = load_manifest(&opts.state.manifest)?;
+        let variables = Variables::resolve(&manifest.variables, &opts.variables, &|name| {
+            std::env::var(name).ok()
+        })?;
+        let runtime_config = opts.state.runtime_config(&manifest)?;
+        let state_dir = opts.state.state_dir(&manifest);
+        let router = Router::new(&manifest.http_triggers)?;
+
+        // Only components that serve a route are loaded, as in Spin.
+        let served: BTreeSet<&str> = manifest
+            .http_triggers
+            .iter()
+            .map(|t| t.component.as_str())
+            .collect();
+        for id in &served {
+            check_source(&manifest, id)?;
+        }
+        runtime_config.check_manifest(&manifest)?;
+
+        let databases = open_databases(&runtime_config)?;
+        let default_db = databases
+            .get("default")
+            .context("the runtime config has no `default` sqlite database")?;
+        migrate::apply(default_db, &manifest.dir.join("migrations"))?;
+
+        let backends = Arc::new(Backends {
+            databases: Arc::new(
+                databases
+                    .into_iter()
+                    .map(|(label, db)| (label, db as Arc<dyn SqliteBackend>))
+                    .collect(),
+            ),
+            stores: Arc::new(open_stores(&runtime_config)?),
+        });
+
+        let engine = engine::build(opts.cache_dir.as_deref())?;
+        let linker = engine::linker(&engine)?;
+        let mut components = BTreeMap::new();
+        for id in served {
+            let component = &manifest.components[id];
+            let capabilities = Capabilities {
+                sqlite_databases: Arc::new(component.sqlite_databases.iter().cloned().collect()),
+                key_value_stores: Arc::new(component.key_value_stores.iter().cloned().collect()),
+                variables: Arc::new(
+                    component_variables(component, &variables)
+                        .with_context(|| format!("component `{id}`: variables"))?,
+                ),
+                outbound_hosts: Arc::new(component_allowed_hosts(component, &variables)?),
+            };
+            let pre = engine::prepare(&engine, &linker, id, &component.source)?;
+            components.insert(
+                id.to_owned(),
+                ComponentServer::new(
+                    id,
+                    engine.clone(),
+                    pre,
+                    capabilities,
+                    backends.clone(),
+                    opts.request_timeout,
+                ),
+            );
+        }
+
+        Ok(App {
+            server: Server::new(router, components),
+            manifest,
+            state_dir,
+        })
+    }
+}
+
+/// A missing `.wasm` is the most common first-run mistake: say what to do.
+fn check_source(manifest: &AppManifest, id: &str) -> anyhow::Result<()> {
+    let source = &manifest.components[id].source;
+    if !source.is_file() {
+        bail!(
+            "component `{id}`: {} does not exist; build the app first \
+             (`prompthelm build` or `prompthelm up --build`)",
+            source.display()
+        );
+    }
+    Ok(())
+}
+
+pub fn open_databases(
+    config: &RuntimeConfig,
+) -> anyhow::Result<BTreeMap<String, Arc<FileDatabase>>> {
+    config
+        .sqlite_databases
+        .iter()
+        .map(|(label, db)| {
+            let SqliteDatabaseConfig::Spin { path } = db;
+            let db =
+                FileDatabase::create(path).with_context(|| format!("sqlite database `{label}`"))?;
+            Ok((label.clone(), Arc::new(db)))
+        })
+        .collect()
+}
+
+fn open_stores(
+    config: &RuntimeConfig,
+) -> anyhow::Result<BTreeMap<String, Arc<dyn KeyValueBackend>>> {
+    config
+        .key_value_stores
+        .iter()
+        .map(|(label, store)| {
+            let KeyValueStoreConfig::Spin { path } = store;
+            let store = SqliteKeyValue::open(label, path)
+                .with_context(|| format!("key-value store `{label}`"))?;
+            Ok((label.clone(), Arc::new(store) as Arc<dyn KeyValueBackend>))
+        })
+        .collect()
+}
+
+/// Where compiled components are cached between runs.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))
+        .map(|d| d.join("prompthelm").join("wasmtime"))
+}

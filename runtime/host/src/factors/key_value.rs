@@ -1,0 +1,249 @@
+//! `spin:key-value/key-value@3.0.0` on a SQLite file, in Spin's own layout
+//! (table `spin_key_value(store, key, value)`), so a state dir written here
+//! can be read by `spin up` and the other way round.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context as _;
+use rusqlite::OptionalExtension as _;
+use wasmtime::component::{Accessor, FutureReader, HasData, Resource, ResourceTable, StreamReader};
+
+use super::bindings::spin::key_value::key_value::{self as wit, Error};
+
+/// A key-value backend for one store label.
+pub trait KeyValueBackend: Send + Sync {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error>;
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), Error>;
+    fn delete(&self, key: &str) -> Result<(), Error>;
+    fn exists(&self, key: &str) -> Result<bool, Error>;
+    fn keys(&self) -> Result<Vec<String>, Error>;
+}
+
+/// A store kept in a SQLite file. Stores are small and hot, so one shared
+/// connection serves all requests; SQLite serializes writers anyway.
+pub struct SqliteKeyValue {
+    label: String,
+    conn: Mutex<rusqlite::Connection>,
+}
+
+impl SqliteKeyValue {
+    pub fn open(label: &str, path: &Path) -> anyhow::Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| {
+                format!("creating the folder of key-value store {}", path.display())
+            })?;
+        }
+        let conn = rusqlite::Connection::open(path)
+            .with_context(|| format!("opening key-value store {}", path.display()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS spin_key_value (
+                store TEXT NOT NULL,
+                key TEXT NOT NULL,
+                value BLOB NOT NULL,
+                PRIMARY KEY (store, key)
+            )",
+            [],
+        )
+        .with_context(|| format!("preparing key-value store {}", path.display()))?;
+        Ok(Self {
+            label: label.to_owned(),
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn with_conn<R>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<R>,
+    ) -> Result<R, Error> {
+        let conn = self
+            .conn
+            .lock()
+            .map_err(|_| Error::Other("key-value connection poisoned".into()))?;
+        f(&conn).map_err(|e| Error::Other(e.to_string()))
+    }
+}
+
+impl KeyValueBackend for SqliteKeyValue {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        self.with_conn(|c| {
+            c.prepare_cached("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2")?
+                .query_row((&self.label, key), |r| r.get(0))
+                .optional()
+        })
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), Error> {
+        self.with_conn(|c| {
+            c.prepare_cached(
+                "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
+            )?
+            .execute((&self.label, key, value))
+            .map(drop)
+        })
+    }
+
+    fn delete(&self, key: &str) -> Result<(), Error> {
+        self.with_conn(|c| {
+            c.prepare_cached("DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2")?
+                .execute((&self.label, key))
+                .map(drop)
+        })
+    }
+
+    fn exists(&self, key: &str) -> Result<bool, Error> {
+        self.with_conn(|c| {
+            c.prepare_cached("SELECT 1 FROM spin_key_value WHERE store = ?1 AND key = ?2")?
+                .exists((&self.label, key))
+        })
+    }
+
+    fn keys(&self) -> Result<Vec<String>, Error> {
+        self.with_conn(|c| {
+            c.prepare_cached("SELECT key FROM spin_key_value WHERE store = ?1 ORDER BY key")?
+                .query_map([&self.label], |r| r.get(0))?
+                .collect()
+        })
+    }
+}
+
+/// The key-value stores of the app, by label, shared by all instances.
+pub type Stores = BTreeMap<String, Arc<dyn KeyValueBackend>>;
+
+/// A guest's open store (the WIT `store` resource).
+pub struct GuestStore(Arc<dyn KeyValueBackend>);
+
+/// Per-instance state: which stores this component may open, and its handles.
+pub struct KeyValueState {
+    allowed: Arc<BTreeSet<String>>,
+    stores: Arc<Stores>,
+    open: ResourceTable,
+}
+
+impl KeyValueState {
+    pub fn new(allowed: Arc<BTreeSet<String>>, stores: Arc<Stores>) -> Self {
+        Self {
+            allowed,
+            stores,
+            open: ResourceTable::new(),
+        }
+    }
+
+    fn open(&mut self, label: &str) -> Result<Resource<GuestStore>, Error> {
+        if !self.allowed.contains(label) {
+            return Err(Error::AccessDenied);
+        }
+        let store = self.stores.get(label).cloned().ok_or(Error::NoSuchStore)?;
+        self.open
+            .push(GuestStore(store))
+            .map_err(|_| Error::StoreTableFull)
+    }
+
+    fn get(&self, store: &Resource<GuestStore>) -> Result<Arc<dyn KeyValueBackend>, Error> {
+        self.open
+            .get(store)
+            .map(|s| s.0.clone())
+            .map_err(|e| Error::Other(format!("invalid store handle: {e}")))
+    }
+}
+
+/// Runs a blocking backend call on tokio's blocking pool.
+async fn blocking<R: Send + 'static>(
+    accessor_store: Arc<dyn KeyValueBackend>,
+    f: impl FnOnce(&dyn KeyValueBackend) -> Result<R, Error> + Send + 'static,
+) -> Result<R, Error> {
+    tokio::task::spawn_blocking(move || f(accessor_store.as_ref()))
+        .await
+        .map_err(|e| Error::Other(format!("key-value worker failed: {e}")))?
+}
+
+/// Marker for `add_to_linker`: the store data projects to `&mut KeyValueState`.
+pub struct KeyValueFactor;
+
+impl HasData for KeyValueFactor {
+    type Data<'a> = &'a mut KeyValueState;
+}
+
+impl wit::Host for KeyValueState {
+    fn convert_error(&mut self, error: Error) -> wasmtime::Result<Error> {
+        Ok(error)
+    }
+}
+
+impl wit::HostStore for KeyValueState {
+    async fn drop(&mut self, store: Resource<GuestStore>) -> wasmtime::Result<()> {
+        self.open.delete(store)?;
+        Ok(())
+    }
+}
+
+impl<T> wit::HostStoreWithStore<T> for KeyValueFactor {
+    async fn open(
+        accessor: &Accessor<T, Self>,
+        label: String,
+    ) -> Result<Resource<GuestStore>, Error> {
+        accessor.with(|mut a| a.get().open(&label))
+    }
+
+    async fn get(
+        accessor: &Accessor<T, Self>,
+        store: Resource<GuestStore>,
+        key: String,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        let backend = accessor.with(|mut a| a.get().get(&store))?;
+        blocking(backend, move |b| b.get(&key)).await
+    }
+
+    async fn set(
+        accessor: &Accessor<T, Self>,
+        store: Resource<GuestStore>,
+        key: String,
+        value: Vec<u8>,
+    ) -> Result<(), Error> {
+        let backend = accessor.with(|mut a| a.get().get(&store))?;
+        blocking(backend, move |b| b.set(&key, &value)).await
+    }
+
+    async fn delete(
+        accessor: &Accessor<T, Self>,
+        store: Resource<GuestStore>,
+        key: String,
+    ) -> Result<(), Error> {
+        let backend = accessor.with(|mut a| a.get().get(&store))?;
+        blocking(backend, move |b| b.delete(&key)).await
+    }
+
+    async fn exists(
+        accessor: &Accessor<T, Self>,
+        store: Resource<GuestStore>,
+        key: String,
+    ) -> Result<bool, Error> {
+        let backend = accessor.with(|mut a| a.get().get(&store))?;
+        blocking(backend, move |b| b.exists(&key)).await
+    }
+
+    async fn get_keys(
+        accessor: &Accessor<T, Self>,
+        store: Resource<GuestStore>,
+    ) -> wasmtime::Result<(StreamReader<String>, FutureReader<Result<(), Error>>)> {
+        let keys = match accessor.with(|mut a| a.get().get(&store)) {
+            Ok(backend) => blocking(backend, |b| b.keys()).await,
+            Err(e) => Err(e),
+        };
+        // Errors travel in the completion future, after an empty key stream.
+        let (keys, result) = match keys {
+            Ok(keys) => (keys, Ok(())),
+            Err(e) => (Vec::new(), Err(e)),
+        };
+        accessor.with(|mut a| {
+            let keys = StreamReader::new(&mut a, keys)?;
+            let done = FutureReader::new(&mut a, async move { wasmtime::error::Ok(result) })?;
+            Ok((keys, done))
+        })
+    }
+}
