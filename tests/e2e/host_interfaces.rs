@@ -25,14 +25,19 @@ fn refused(rt: &Runtime, path: &str) -> String {
 #[test]
 fn sqlite_round_trip_and_allow_list() {
     let rt = Runtime::probe(Options::new(probe_manifest()));
-    let v = ok(&rt, "/probe/sqlite?db=default");
+    let v = ok(&rt, "/probe/sqlite?db=default&note=from-test");
     assert!(v["rows"].as_array().is_some_and(|r| !r.is_empty()), "{v}");
+    assert_eq!(v["roundTrip"]["matches"], true, "{v}");
     // The row really landed in the state dir's default database.
     let conn = rusqlite::Connection::open(rt.state_dir.join("sqlite_db.db")).unwrap();
     let count: i64 = conn
-        .query_row("SELECT COUNT(*) FROM probe", [], |r| r.get(0))
+        .query_row(
+            "SELECT COUNT(*) FROM probe WHERE note = 'from-test'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
-    assert!(count >= 1);
+    assert_eq!(count, 1);
 
     assert_eq!(refused(&rt, "/probe/sqlite?db=analytics"), "access-denied");
     assert_eq!(refused(&rt, "/bare/sqlite?db=default"), "access-denied");
@@ -41,7 +46,12 @@ fn sqlite_round_trip_and_allow_list() {
 #[test]
 fn key_value_round_trip_and_allow_list() {
     let rt = Runtime::probe(Options::new(probe_manifest()));
-    ok(&rt, "/probe/kv?store=default");
+    let v = ok(&rt, "/probe/kv?store=default");
+    assert_eq!(v["matches"], true, "{v}");
+    assert_eq!(v["exists"], true, "{v}");
+    assert_eq!(v["keysIncludeKey"], true, "{v}");
+    assert_eq!(v["existsAfterDelete"], false, "{v}");
+    assert_eq!(v["getAfterDelete"], serde_json::Value::Null, "{v}");
     // Spin's file layout: table spin_key_value(store, key, value).
     let conn = rusqlite::Connection::open(rt.state_dir.join("sqlite_key_value.db")).unwrap();
     let kept: Vec<u8> = conn

@@ -24,6 +24,10 @@ use crate::factors::variables::VariablesState;
 /// Linear memory one instance may grow to.
 const MAX_MEMORY_BYTES: usize = 256 << 20;
 
+/// The server answers 504 at the request timeout; the instance itself is
+/// torn down this much later, so the server's answer always comes first.
+const TEARDOWN_GRACE: Duration = Duration::from_secs(1);
+
 /// What a component may touch, straight from its manifest entry.
 pub struct Capabilities {
     pub sqlite_databases: Arc<BTreeSet<String>>,
@@ -102,6 +106,11 @@ impl ComponentServer {
         }
     }
 
+    /// How long the server waits for this component's response headers.
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+
     fn new_store(&self) -> Store<HostState> {
         let caps = &self.capabilities;
         // Guest stdout/stderr go to the host's stderr so component logs show
@@ -146,10 +155,10 @@ impl HandlerState for ComponentServer {
             store,
             proxy,
             view: http_view,
-            expiration: Deadline::new(self.request_timeout),
+            expiration: Deadline::new(self.request_timeout + TEARDOWN_GRACE),
             state: OneRequest {
                 component: self.id.clone(),
-                timeout: self.request_timeout,
+                timeout: self.request_timeout + TEARDOWN_GRACE,
             },
         })
     }

@@ -17,7 +17,7 @@ use prompthelm_domain::envelope::ErrorEnvelope;
 use prompthelm_manifest::routing::{Router, spin_headers};
 use tokio::net::TcpListener;
 use wasmtime_wasi_http::WasiBody;
-use wasmtime_wasi_http::handler::{ExpirationError, ProxyHandler};
+use wasmtime_wasi_http::handler::ProxyHandler;
 
 use crate::instance::ComponentServer;
 
@@ -142,11 +142,20 @@ impl Server {
         }
         let req = req.map(|body| body.map_err(wasmtime_wasi_http::Error::from).boxed_unsync());
 
-        match handler.handle((), req).await {
-            Ok(response) => (component, response),
-            Err(e) if e.is::<ExpirationError>() => {
-                eprintln!("component {component}: request {request_id} timed out");
-                let msg = format!("component `{component}` did not answer in time");
+        let timeout = handler.state().request_timeout();
+        match tokio::time::timeout(timeout, handler.handle((), req)).await {
+            Ok(Ok(response)) => (component, response),
+            Ok(Err(e)) => {
+                eprintln!("component {component}: request {request_id} failed: {e:?}");
+                let msg = format!("component `{component}` failed to handle the request");
+                (component, internal_error(&msg, &request_id))
+            }
+            // The worker's own deadline, a little later, drops the instance.
+            Err(_elapsed) => {
+                eprintln!(
+                    "component {component}: request {request_id} timed out after {timeout:?}"
+                );
+                let msg = format!("component `{component}` did not answer within {timeout:?}");
                 let res = envelope(
                     StatusCode::GATEWAY_TIMEOUT,
                     "COMPONENT_TIMEOUT",
@@ -154,11 +163,6 @@ impl Server {
                     &request_id,
                 );
                 (component, res)
-            }
-            Err(e) => {
-                eprintln!("component {component}: request {request_id} failed: {e:?}");
-                let msg = format!("component `{component}` failed to handle the request");
-                (component, internal_error(&msg, &request_id))
             }
         }
     }
