@@ -150,8 +150,8 @@ fn outbound_http_only_to_allowed_hosts() {
     assert!(stub.join().unwrap().starts_with("GET /v1/ping HTTP/1.1"));
 
     // Same host, other port; and a component with no allowed hosts at all.
-    let other = format!("http://127.0.0.1:1/v1/ping");
-    refused(&rt, &format!("/probe/outbound?url={}", urlencode(&other)));
+    let other = "http://127.0.0.1:1/v1/ping";
+    refused(&rt, &format!("/probe/outbound?url={}", urlencode(other)));
     refused(&rt, &format!("/bare/outbound?url={}", urlencode(&url)));
     let logs = rt.wait_for_log("denied");
     assert!(

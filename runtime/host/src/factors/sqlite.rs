@@ -80,7 +80,7 @@ struct RusqliteConnection(rusqlite::Connection);
 impl SqliteConnection for RusqliteConnection {
     fn query(&mut self, sql: &str, params: Vec<Value>) -> Result<QueryResult, Error> {
         let mut stmt = self.0.prepare_cached(sql).map_err(io_error)?;
-        let columns: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
+        let columns: Vec<String> = stmt.column_names().map(String::from).collect();
         let params = rusqlite::params_from_iter(params.into_iter().map(to_sql_value));
         let mut rows = stmt.query(params).map_err(io_error)?;
         let mut out = Vec::new();
