@@ -153,3 +153,87 @@ fn migrations_apply_once_across_restarts() {
         .unwrap();
     assert_eq!(recorded as usize, files);
 }
+
+#[test]
+fn migrate_command_applies_pending_files_for_a_later_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_prompthelm"))
+        .arg("migrate")
+        .arg("--manifest")
+        .arg(app_manifest())
+        .arg("--state-dir")
+        .arg(&state)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("already applied"), "{stderr}");
+    assert!(!stderr.contains(" 0 migration(s) applied now"), "{stderr}");
+
+    let rt = Runtime::start(Options::new(app_manifest()).state_dir(&state))
+        .unwrap_or_else(|f| panic!("{}", f.stderr));
+    let logs = rt.stop();
+    assert!(logs.contains(": 0 migration(s) applied now"), "{logs}");
+}
+
+#[test]
+fn an_invalid_migration_file_stops_startup_naming_file_and_statement() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = probe_variant(dir.path(), |t| t);
+    let migrations = dir.path().join("migrations");
+    std::fs::create_dir(&migrations).unwrap();
+    std::fs::write(
+        migrations.join("0001_ok.sql"),
+        "CREATE TABLE a (x INTEGER);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        migrations.join("0002_bad.sql"),
+        "CREATE TABLE b (y INTEGER);\nCREATE TABLE oops (;\n",
+    )
+    .unwrap();
+    let stderr = start_fails(Options::new(manifest));
+    assert!(stderr.contains("0002_bad.sql"), "{stderr}");
+    assert!(stderr.contains("statement 2"), "{stderr}");
+}
+
+#[test]
+fn a_failing_migration_applies_nothing_of_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = probe_variant(dir.path(), |t| t);
+    let migrations = dir.path().join("migrations");
+    std::fs::create_dir(&migrations).unwrap();
+    std::fs::write(
+        migrations.join("0001_ok.sql"),
+        "CREATE TABLE a (x INTEGER);\n",
+    )
+    .unwrap();
+    // Valid SQL that fails when run: its first statement must be rolled back.
+    std::fs::write(
+        migrations.join("0002_fails.sql"),
+        "CREATE TABLE b (y INTEGER);\nINSERT INTO missing_table VALUES (1);\n",
+    )
+    .unwrap();
+    let state = dir.path().join("state");
+    let stderr = start_fails(Options::new(manifest).state_dir(&state));
+    assert!(stderr.contains("0002_fails.sql"), "{stderr}");
+
+    let conn = rusqlite::Connection::open(state.join("sqlite_db.db")).unwrap();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('a', 'b')")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(tables, ["a"]);
+    let versions: Vec<i64> = conn
+        .prepare("SELECT version FROM _prompthelm_migrations ORDER BY version")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(versions, [1]);
+}

@@ -6,8 +6,15 @@
 //! components (wasm32-wasip2) and the local runtime host (native) share it.
 //! Dependencies stay limited to `serde` and `serde_json`.
 
+pub mod auth;
+pub mod compare;
 pub mod envelope;
 pub mod request_id;
+pub mod semver;
+pub mod slug;
+pub mod template;
 pub mod time;
+pub mod validation;
+pub mod variables;
 
 pub use envelope::ErrorEnvelope;
