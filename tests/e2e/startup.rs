@@ -177,22 +177,30 @@ fn migrate_command_applies_pending_files_for_a_later_up() {
     assert!(logs.contains(": 0 migration(s) applied now"), "{logs}");
 }
 
+/// A probe app in `dir` with its own `migrations/` holding `files`.
+fn app_with_migrations(dir: &Path, files: &[(&str, &str)]) -> std::path::PathBuf {
+    let manifest = probe_variant(dir, |t| t);
+    let migrations = dir.join("migrations");
+    std::fs::create_dir(&migrations).unwrap();
+    for (name, sql) in files {
+        std::fs::write(migrations.join(name), sql).unwrap();
+    }
+    manifest
+}
+
 #[test]
 fn an_invalid_migration_file_stops_startup_naming_file_and_statement() {
     let dir = tempfile::tempdir().unwrap();
-    let manifest = probe_variant(dir.path(), |t| t);
-    let migrations = dir.path().join("migrations");
-    std::fs::create_dir(&migrations).unwrap();
-    std::fs::write(
-        migrations.join("0001_ok.sql"),
-        "CREATE TABLE a (x INTEGER);\n",
-    )
-    .unwrap();
-    std::fs::write(
-        migrations.join("0002_bad.sql"),
-        "CREATE TABLE b (y INTEGER);\nCREATE TABLE oops (;\n",
-    )
-    .unwrap();
+    let manifest = app_with_migrations(
+        dir.path(),
+        &[
+            ("0001_ok.sql", "CREATE TABLE a (x INTEGER);\n"),
+            (
+                "0002_bad.sql",
+                "CREATE TABLE b (y INTEGER);\nCREATE TABLE oops (;\n",
+            ),
+        ],
+    );
     let stderr = start_fails(Options::new(manifest));
     assert!(stderr.contains("0002_bad.sql"), "{stderr}");
     assert!(stderr.contains("statement 2"), "{stderr}");
@@ -201,20 +209,18 @@ fn an_invalid_migration_file_stops_startup_naming_file_and_statement() {
 #[test]
 fn a_failing_migration_applies_nothing_of_its_file() {
     let dir = tempfile::tempdir().unwrap();
-    let manifest = probe_variant(dir.path(), |t| t);
-    let migrations = dir.path().join("migrations");
-    std::fs::create_dir(&migrations).unwrap();
-    std::fs::write(
-        migrations.join("0001_ok.sql"),
-        "CREATE TABLE a (x INTEGER);\n",
-    )
-    .unwrap();
-    // Valid SQL that fails when run: its first statement must be rolled back.
-    std::fs::write(
-        migrations.join("0002_fails.sql"),
-        "CREATE TABLE b (y INTEGER);\nINSERT INTO missing_table VALUES (1);\n",
-    )
-    .unwrap();
+    // Valid SQL that fails when run: the file's first statement must be
+    // rolled back with it.
+    let manifest = app_with_migrations(
+        dir.path(),
+        &[
+            ("0001_ok.sql", "CREATE TABLE a (x INTEGER);\n"),
+            (
+                "0002_fails.sql",
+                "CREATE TABLE b (y INTEGER);\nINSERT INTO missing_table VALUES (1);\n",
+            ),
+        ],
+    );
     let state = dir.path().join("state");
     let stderr = start_fails(Options::new(manifest).state_dir(&state));
     assert!(stderr.contains("0002_fails.sql"), "{stderr}");

@@ -4,7 +4,8 @@
 //! sources, the network, files or the environment; callers pass those values
 //! in. That keeps it testable natively and fast, and lets both the Spin
 //! components (wasm32-wasip2) and the local runtime host (native) share it.
-//! Dependencies stay limited to `serde` and `serde_json`.
+//! Dependencies are small, pure crates that build for both targets: serde,
+//! `similar` (line diffs), `hmac` + `sha2` (token hashes), `hex`.
 
 pub mod auth;
 pub mod compare;
