@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
-use http_body_util::{BodyExt as _, Full};
+use http_body_util::{BodyExt as _, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use prompthelm_domain::envelope::ErrorEnvelope;
@@ -20,6 +20,10 @@ use wasmtime_wasi_http::WasiBody;
 use wasmtime_wasi_http::handler::ProxyHandler;
 
 use crate::instance::ComponentServer;
+
+/// Largest request body the runtime passes to a component. API payloads are
+/// small; the cap keeps one client from filling the host's memory.
+pub const MAX_REQUEST_BODY_BYTES: usize = 10 << 20;
 
 pub struct Server {
     router: Router,
@@ -101,6 +105,16 @@ impl Server {
             );
         };
         let component = route.component_id.clone();
+        if declared_length(&req).is_some_and(|n| n > MAX_REQUEST_BODY_BYTES as u64) {
+            let msg = format!("request body is larger than {MAX_REQUEST_BODY_BYTES} bytes");
+            let res = envelope(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                &msg,
+                &request_id,
+            );
+            return (component, res);
+        }
         let Some(handler) = self.components.get(&component) else {
             // The router only knows manifest routes, whose components were
             // all prepared at startup.
@@ -140,7 +154,12 @@ impl Server {
             };
             req.headers_mut().insert(name, value);
         }
-        let req = req.map(|body| body.map_err(wasmtime_wasi_http::Error::from).boxed_unsync());
+        // A chunked body has no declared length: cut it at the cap instead.
+        let req = req.map(|body| {
+            Limited::new(body, MAX_REQUEST_BODY_BYTES)
+                .map_err(body_error)
+                .boxed_unsync()
+        });
 
         let timeout = handler.state().request_timeout();
         match tokio::time::timeout(timeout, handler.handle((), req)).await {
@@ -165,6 +184,27 @@ impl Server {
                 (component, res)
             }
         }
+    }
+}
+
+fn declared_length<B>(req: &Request<B>) -> Option<u64> {
+    req.headers()
+        .get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// What the guest sees when reading the request body fails.
+fn body_error(e: Box<dyn std::error::Error + Send + Sync>) -> wasmtime_wasi_http::Error {
+    use wasmtime_wasi_http::Error;
+    if e.is::<LengthLimitError>() {
+        return Error::HttpRequestBodySize(Some(MAX_REQUEST_BODY_BYTES as u64));
+    }
+    match e.downcast::<hyper::Error>() {
+        Ok(e) => Error::Hyper(*e),
+        Err(e) => Error::InternalError(Some(e.to_string())),
     }
 }
 
