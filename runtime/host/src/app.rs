@@ -81,10 +81,7 @@ impl App {
         runtime_config.check_manifest(&manifest)?;
 
         let databases = open_databases(&runtime_config)?;
-        let default_db = databases
-            .get("default")
-            .context("the runtime config has no `default` sqlite database")?;
-        migrate::apply(default_db, &manifest.dir.join("migrations"))?;
+        migrate::apply_to_default(&manifest, &databases)?;
 
         let backends = Arc::new(Backends {
             databases: Arc::new(

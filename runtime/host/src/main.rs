@@ -112,10 +112,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let state = StateOptions::from(state);
             let manifest = prompthelm_manifest::load_manifest(&state.manifest)?;
             let databases = app::open_databases(&state.runtime_config(&manifest)?)?;
-            let db = databases
-                .get("default")
-                .context("the runtime config has no `default` sqlite database")?;
-            migrate::apply(db, &manifest.dir.join("migrations"))
+            migrate::apply_to_default(&manifest, &databases)
         }
         Command::Up(args) => up(args),
     }

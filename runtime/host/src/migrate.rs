@@ -1,14 +1,28 @@
 //! Applies `migrations/` to the app's `default` database: at `up`, and alone
 //! as `prompthelm migrate` (a deploy step, kept off the request path).
 
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Context as _;
+use prompthelm_manifest::AppManifest;
 use prompthelm_migrations::sqlite::SqliteMigrationDatabase;
 
 use crate::factors::sqlite::FileDatabase;
 
-pub fn apply(db: &FileDatabase, dir: &Path) -> anyhow::Result<()> {
+/// Applies the app's `migrations/` (beside spin.toml) to its `default` database.
+pub fn apply_to_default(
+    manifest: &AppManifest,
+    databases: &BTreeMap<String, Arc<FileDatabase>>,
+) -> anyhow::Result<()> {
+    let db = databases
+        .get("default")
+        .context("the runtime config has no `default` sqlite database")?;
+    apply(db, &manifest.dir.join("migrations"))
+}
+
+fn apply(db: &FileDatabase, dir: &Path) -> anyhow::Result<()> {
     if !dir.is_dir() {
         eprintln!("No migrations: {} does not exist", dir.display());
         return Ok(());

@@ -30,16 +30,7 @@ pub struct SqliteKeyValue {
 
 impl SqliteKeyValue {
     pub fn open(label: &str, path: &Path) -> anyhow::Result<Self> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).with_context(|| {
-                format!("creating the folder of key-value store {}", path.display())
-            })?;
-        }
-        let conn = rusqlite::Connection::open(path)
-            .with_context(|| format!("opening key-value store {}", path.display()))?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let conn = super::sqlite::open_file(path)?;
         conn.execute(
             "CREATE TABLE IF NOT EXISTS spin_key_value (
                 store TEXT NOT NULL,

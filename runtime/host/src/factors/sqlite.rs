@@ -36,17 +36,9 @@ pub struct FileDatabase {
 }
 
 impl FileDatabase {
-    /// Prepares the file: creates its folder and switches it to WAL, which
-    /// lets readers run while one writer commits.
+    /// Prepares the file (folder, WAL) at startup, so a bad path fails there.
     pub fn create(path: &Path) -> anyhow::Result<Self> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating the folder of database {}", path.display()))?;
-        }
-        let conn = rusqlite::Connection::open(path)
-            .with_context(|| format!("opening database {}", path.display()))?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .with_context(|| format!("switching database {} to WAL", path.display()))?;
+        open_file(path)?;
         Ok(Self {
             path: path.to_owned(),
         })
@@ -56,16 +48,34 @@ impl FileDatabase {
         &self.path
     }
 
-    /// Opens a plain rusqlite connection with the settings every user of the
-    /// file shares (the host's own migrations use it too).
+    /// A new connection to the file (the host's own migrations use it too).
     pub fn open_connection(&self) -> rusqlite::Result<rusqlite::Connection> {
-        let conn = rusqlite::Connection::open(&self.path)?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        // WAL + NORMAL: a committed transaction survives a killed process;
-        // only an OS crash or power loss can lose the last commits.
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        Ok(conn)
+        connect_file(&self.path)
     }
+}
+
+/// Opens a SQLite file at startup, creating it and its folder if needed, and
+/// switches it to WAL, which lets readers run while one writer commits (the
+/// mode is stored in the file, so later connections need not set it).
+pub fn open_file(path: &Path) -> anyhow::Result<rusqlite::Connection> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the folder of {}", path.display()))?;
+    }
+    let conn = connect_file(path).with_context(|| format!("opening {}", path.display()))?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .with_context(|| format!("switching {} to WAL", path.display()))?;
+    Ok(conn)
+}
+
+/// A connection with the settings every user of a file shares.
+fn connect_file(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // WAL + NORMAL: a committed transaction survives a killed process;
+    // only an OS crash or power loss can lose the last commits.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(conn)
 }
 
 impl SqliteBackend for FileDatabase {
