@@ -20,14 +20,7 @@ pub fn accept_incoming(header: &str) -> Option<String> {
 /// Formats a new request id: `req_` followed by the 16 bytes as 32 lowercase
 /// hex digits, e.g. `req_00112233445566778899aabbccddeeff`.
 pub fn generate(random: [u8; 16]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut id = String::with_capacity(4 + 32);
-    id.push_str("req_");
-    for b in random {
-        id.push(HEX[usize::from(b >> 4)] as char);
-        id.push(HEX[usize::from(b & 0x0f)] as char);
-    }
-    id
+    format!("req_{}", hex::encode(random))
 }
 
 #[cfg(test)]
