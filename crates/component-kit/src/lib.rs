@@ -25,10 +25,13 @@
 //! [`RequestContext::from_headers`] (clock and random source); everything
 //! else is pure and tested natively.
 
+mod api_error;
 mod context;
 pub mod host_errors;
+pub mod request;
 mod response;
 
+pub use api_error::ApiError;
 pub use context::{RequestContext, now_unix_millis, random_bytes};
 pub use http::{Method, StatusCode};
 pub use prompthelm_domain::ErrorEnvelope;

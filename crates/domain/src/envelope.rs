@@ -24,6 +24,24 @@ pub mod codes {
     pub const NOT_FOUND: &str = "NOT_FOUND";
     /// The route exists but not for this method: 405 (with `Allow`).
     pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
+    /// No token, a malformed, unknown or revoked one: 401.
+    pub const UNAUTHORIZED: &str = "UNAUTHORIZED";
+    /// A valid token without the scope the endpoint needs: 403.
+    pub const FORBIDDEN: &str = "FORBIDDEN";
+    /// The request body or query is malformed (400) or breaks a field rule
+    /// (422, with the list of problems in `details.errors`).
+    pub const VALIDATION_ERROR: &str = "VALIDATION_ERROR";
+    /// No prompt with this id (or slug) in the caller's organization: 404.
+    pub const PROMPT_NOT_FOUND: &str = "PROMPT_NOT_FOUND";
+    /// No version with this id in this prompt: 404.
+    pub const VERSION_NOT_FOUND: &str = "VERSION_NOT_FOUND";
+    /// No token with this id in the caller's organization: 404.
+    pub const TOKEN_NOT_FOUND: &str = "TOKEN_NOT_FOUND";
+    /// The organization already has a prompt with this slug: 409.
+    pub const SLUG_TAKEN: &str = "SLUG_TAKEN";
+    /// The prompt is archived, so it takes no new versions or promotions
+    /// (and the gateway does not execute it): 409.
+    pub const PROMPT_ARCHIVED: &str = "PROMPT_ARCHIVED";
 }
 
 /// The wire error envelope. Field order and names are part of the contract.

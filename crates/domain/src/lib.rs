@@ -5,12 +5,15 @@
 //! in. That keeps it testable natively and fast, and lets both the Spin
 //! components (wasm32-wasip2) and the local runtime host (native) share it.
 //! Dependencies are small, pure crates that build for both targets: serde,
-//! `similar` (line diffs), `hmac` + `sha2` (token hashes), `hex`.
+//! `similar` (line diffs), `hmac` + `sha2` (token hashes), `hex`, `time` (timestamp parsing).
 
 pub mod auth;
 pub mod compare;
 pub mod envelope;
+pub mod ids;
+pub mod pagination;
 pub mod request_id;
+pub mod requests;
 pub mod semver;
 pub mod slug;
 pub mod template;

@@ -1,7 +1,7 @@
 //! Timestamps as they appear on the wire: RFC 3339, UTC, milliseconds,
 //! `Z` suffix, e.g. `2026-11-24T10:00:00.123Z`.
 //!
-//! The caller reads the clock; this module only formats.
+//! The caller reads the clock; this module only formats and parses.
 
 /// Formats milliseconds since the Unix epoch (may be negative) as
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` in UTC.
@@ -40,9 +40,62 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// Parses a timestamp a client sends (query filters such as `from`/`to`)
+/// into milliseconds since the Unix epoch: RFC 3339 with any offset and
+/// fractional seconds (`2026-11-24T10:00:00Z`, `2026-11-24T11:00:00.5+01:00`),
+/// or a bare date (`2026-11-24`, meaning its midnight UTC). Sub-millisecond
+/// digits are truncated.
+pub fn parse_timestamp(s: &str) -> Result<i64, String> {
+    use time::format_description::well_known::Rfc3339;
+    use time::macros::format_description;
+    let invalid = || {
+        format!(
+            "{s:?} is not a timestamp; use RFC 3339 (2026-11-24T10:00:00Z) or a date (2026-11-24)"
+        )
+    };
+    let instant = match time::OffsetDateTime::parse(s, &Rfc3339) {
+        Ok(t) => t,
+        Err(_) => time::Date::parse(s, format_description!("[year]-[month]-[day]"))
+            .map_err(|_| invalid())?
+            .midnight()
+            .assume_utc(),
+    };
+    i64::try_from(instant.unix_timestamp_nanos().div_euclid(1_000_000)).map_err(|_| invalid())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_rfc3339_and_dates() {
+        assert_eq!(
+            parse_timestamp("2026-11-24T10:00:00.123Z"),
+            Ok(1_795_514_400_123)
+        );
+        assert_eq!(
+            parse_timestamp("2026-11-24T11:00:00.1239+01:00"),
+            Ok(1_795_514_400_123)
+        );
+        assert_eq!(
+            parse_timestamp("2026-11-24T10:00:00Z"),
+            Ok(1_795_514_400_000)
+        );
+        assert_eq!(parse_timestamp("2026-11-24"), Ok(1_795_478_400_000));
+        assert_eq!(parse_timestamp("1969-12-31T23:59:59.999Z"), Ok(-1));
+        for s in [
+            "",
+            "yesterday",
+            "2026-13-01",
+            "2026-11-24T25:00:00Z",
+            "1795514400",
+        ] {
+            let err = parse_timestamp(s).unwrap_err();
+            assert!(err.contains("RFC 3339"), "{s}: {err}");
+        }
+        let t = 1_795_514_400_123;
+        assert_eq!(parse_timestamp(&rfc3339_millis(t)), Ok(t));
+    }
 
     const DAY_MS: i64 = 86_400_000;
 

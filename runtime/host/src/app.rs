@@ -19,7 +19,7 @@ use crate::factors::key_value::{KeyValueBackend, SqliteKeyValue};
 use crate::factors::sqlite::{FileDatabase, SqliteBackend};
 use crate::instance::{Backends, Capabilities, ComponentServer};
 use crate::server::Server;
-use crate::{engine, migrate};
+use crate::{bootstrap, engine, migrate};
 
 /// Where the app's state lives and how it is configured: what `up` and
 /// `migrate` share.
@@ -57,6 +57,9 @@ pub struct App {
     pub manifest: AppManifest,
     pub server: Server,
     pub state_dir: PathBuf,
+    /// The admin token minted on an empty state (see [`bootstrap`]), to be
+    /// shown once.
+    pub first_admin_token: Option<String>,
 }
 
 impl App {
@@ -82,6 +85,10 @@ impl App {
 
         let databases = open_databases(&runtime_config)?;
         migrate::apply_to_default(&manifest, &databases)?;
+        let first_admin_token = match databases.get("default") {
+            Some(db) => bootstrap::ensure_admin_token(&variables, db, now_unix_millis())?,
+            None => None,
+        };
 
         let backends = Arc::new(Backends {
             databases: Arc::new(
@@ -125,6 +132,7 @@ impl App {
             server: Server::new(router, components),
             manifest,
             state_dir,
+            first_admin_token,
         })
     }
 }
@@ -170,6 +178,12 @@ fn open_stores(
             Ok((label.clone(), Arc::new(store) as Arc<dyn KeyValueBackend>))
         })
         .collect()
+}
+
+fn now_unix_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Where compiled components are cached between runs.

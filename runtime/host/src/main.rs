@@ -2,6 +2,7 @@
 //! and runs the same .wasm components as `spin up`, on wasmtime.
 
 mod app;
+mod bootstrap;
 mod builder;
 mod engine;
 mod factors;
@@ -144,6 +145,12 @@ fn up(args: UpArgs) -> anyhow::Result<()> {
             .with_context(|| format!("listening on {listen}"))?;
         let addr = listener.local_addr()?;
         eprintln!("State in {}", app.state_dir.display());
+        if let Some(token) = &app.first_admin_token {
+            eprintln!(
+                "No API token existed, so an admin token for the default organization was created.\n\
+                 It is shown only this once; keep it:\n\n    PROMPTHELM_API_KEY={token}\n"
+            );
+        }
         eprintln!("Available routes:");
         for trigger in &app.manifest.http_triggers {
             eprintln!("  {}: http://{addr}{}", trigger.component, trigger.route);

@@ -1,0 +1,103 @@
+//! The `prompts` component: create, list, read, archive and unarchive
+//! prompts. Routes (spin.toml): `/api/v1/prompts`, `/api/v1/prompts/:id`,
+//! `/api/v1/prompts/:id/archive`, `/api/v1/prompts/:id/unarchive`.
+//!
+//! Archive and unarchive change what the gateway may execute, so they write
+//! through to the key-value cache; hence this component's KV grant.
+
+use prompthelm_component_kit::request::{Query, path_param, read_json};
+use prompthelm_component_kit::{ApiError, JsonResponse, Method, RequestContext, StatusCode};
+use prompthelm_domain::auth::Scope;
+use prompthelm_domain::requests::NewPrompt;
+use prompthelm_store::auth::authenticate;
+use prompthelm_store::cache::{self, PromptRef};
+use prompthelm_store::db::Db;
+use prompthelm_store::{Stamp, prompts};
+use spin_sdk::http::Request;
+use spin_sdk::key_value::Store;
+
+#[spin_sdk::http_service]
+async fn handler(req: Request) -> JsonResponse {
+    let ctx = RequestContext::from_request(&req);
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let id = path_param(&req, "id");
+    let action = path.rsplit('/').next().unwrap_or_default().to_owned();
+    match (id, action.as_str()) {
+        (None, _) => match method {
+            Method::GET => ctx.respond(StatusCode::OK, list(&req).await),
+            Method::POST => ctx.respond(StatusCode::CREATED, create(&ctx, req).await),
+            _ => ctx.method_not_allowed(&method, &path, &[Method::GET, Method::POST]),
+        },
+        (Some(id), "archive" | "unarchive") => match method {
+            Method::POST => ctx.respond(
+                StatusCode::OK,
+                set_archived(&ctx, &req, &id, action == "archive").await,
+            ),
+            _ => ctx.method_not_allowed(&method, &path, &[Method::POST]),
+        },
+        (Some(id), _) => match method {
+            Method::GET => ctx.respond(StatusCode::OK, detail(&req, &id).await),
+            _ => ctx.method_not_allowed(&method, &path, &[Method::GET]),
+        },
+    }
+}
+
+async fn list(req: &Request) -> Result<impl serde::Serialize, ApiError> {
+    let db = Db::open().await?;
+    let principal = authenticate(&db, req.headers(), Scope::PromptsRead).await?;
+    let query = Query::parse(req.uri(), &["q", "includeArchived", "limit", "cursor"])?;
+    let filter = prompts::Filter {
+        search: query.get("q").filter(|q| !q.is_empty()).map(str::to_owned),
+        include_archived: query.flag("includeArchived")?,
+    };
+    prompts::list(&db, &principal.organization_id, &filter, &query.page()?).await
+}
+
+async fn create(ctx: &RequestContext, req: Request) -> Result<impl serde::Serialize, ApiError> {
+    let db = Db::open().await?;
+    let principal = authenticate(&db, req.headers(), Scope::PromptsWrite).await?;
+    let body: NewPrompt = read_json(req).await?;
+    body.validate().map_err(ApiError::invalid_fields)?;
+    let stamp = Stamp {
+        request_id: ctx.request_id(),
+        now: ctx.received_at_unix_millis(),
+    };
+    db.transaction(async |db| {
+        let new = prompts::NewPrompt {
+            name: body.name.trim(),
+            slug: &body.slug,
+            description: &body.description,
+        };
+        prompts::create(db, &principal, new, stamp).await
+    })
+    .await
+}
+
+async fn detail(req: &Request, id: &str) -> Result<impl serde::Serialize, ApiError> {
+    let db = Db::open().await?;
+    let principal = authenticate(&db, req.headers(), Scope::PromptsRead).await?;
+    Query::parse(req.uri(), &[])?;
+    prompts::detail(&db, &principal.organization_id, id).await
+}
+
+async fn set_archived(
+    ctx: &RequestContext,
+    req: &Request,
+    id: &str,
+    archived: bool,
+) -> Result<impl serde::Serialize, ApiError> {
+    let db = Db::open().await?;
+    let principal = authenticate(&db, req.headers(), Scope::PromptsWrite).await?;
+    Query::parse(req.uri(), &[])?;
+    let stamp = Stamp {
+        request_id: ctx.request_id(),
+        now: ctx.received_at_unix_millis(),
+    };
+    let prompt = db
+        .transaction(async |db| prompts::set_archived(db, &principal, id, archived, stamp).await)
+        .await?;
+    let kv = Store::open_default().await?;
+    cache::refresh(&db, &kv, &principal.organization_id, PromptRef::Id(id)).await?;
+    Ok(prompt)
+}

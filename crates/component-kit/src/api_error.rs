@@ -1,0 +1,199 @@
+//! [`ApiError`]: an error a handler returns, already decided as to status,
+//! code and message, so that `?` can carry it up to the one place that turns
+//! it into the envelope ([`RequestContext::api_error`]).
+
+use http::StatusCode;
+use prompthelm_domain::envelope::codes;
+use prompthelm_domain::validation::FieldError;
+
+use crate::{JsonResponse, RequestContext};
+
+/// An error on its way to becoming an envelope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub details: Option<serde_json::Value>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    /// Adds `details` to the envelope.
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    /// 401 `UNAUTHORIZED`.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED, message)
+    }
+
+    /// 403 `FORBIDDEN`.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, codes::FORBIDDEN, message)
+    }
+
+    /// 404 with a resource's own code (`PROMPT_NOT_FOUND`, ...).
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
+
+    /// 409 with its own code (`SLUG_TAKEN`, ...).
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+
+    /// 400 `VALIDATION_ERROR`: the body or query could not be read at all
+    /// (malformed JSON, a wrong type, an unknown parameter).
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, codes::VALIDATION_ERROR, message)
+    }
+
+    /// 422 `VALIDATION_ERROR` listing every field problem in
+    /// `details.errors`; the message names the first one and the count.
+    pub fn invalid_fields(errors: Vec<FieldError>) -> Self {
+        let message = match errors.as_slice() {
+            [] => "the request is invalid".to_owned(),
+            [only] => format!("{}: {}", only.field, only.message),
+            [first, rest @ ..] => format!(
+                "{}: {} (and {} more problem{})",
+                first.field,
+                first.message,
+                rest.len(),
+                if rest.len() == 1 { "" } else { "s" }
+            ),
+        };
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            codes::VALIDATION_ERROR,
+            message,
+        )
+        .with_details(serde_json::json!({ "errors": errors }))
+    }
+
+    /// 500 `INTERNAL_ERROR`: something on our side is wrong (a bug).
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            codes::INTERNAL_ERROR,
+            message,
+        )
+    }
+
+    /// 503 `SERVICE_UNAVAILABLE`: a dependency is not answering.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            codes::SERVICE_UNAVAILABLE,
+            message,
+        )
+    }
+}
+
+impl From<spin_sdk::sqlite::Error> for ApiError {
+    /// A database error. "Locked" and "busy" mean contention that outlasted
+    /// the busy timeout, so the client may retry (503); anything else is a
+    /// query or schema the code got wrong (500).
+    fn from(e: spin_sdk::sqlite::Error) -> Self {
+        let text = crate::host_errors::sqlite(&e);
+        if text.contains("locked") || text.contains("busy") {
+            Self::unavailable(format!("the database is busy, retry: {text}"))
+        } else {
+            Self::internal(format!("database error: {text}"))
+        }
+    }
+}
+
+impl From<spin_sdk::key_value::Error> for ApiError {
+    fn from(e: spin_sdk::key_value::Error) -> Self {
+        Self::unavailable(format!(
+            "key-value store error: {}",
+            crate::host_errors::key_value(&e)
+        ))
+    }
+}
+
+impl RequestContext {
+    /// The envelope for `error`, as a response.
+    pub fn api_error(&self, error: &ApiError) -> JsonResponse {
+        let mut envelope = self.envelope(error.status, error.code, error.message.clone());
+        if let Some(details) = &error.details {
+            envelope = envelope.with_details(details.clone());
+        }
+        self.error_response(&envelope)
+    }
+
+    /// `result` as a response: the value as JSON with `status`, or the error
+    /// as its envelope.
+    pub fn respond<T: serde::Serialize>(
+        &self,
+        status: StatusCode,
+        result: Result<T, ApiError>,
+    ) -> JsonResponse {
+        match result {
+            Ok(body) => self.json(status, &body),
+            Err(e) => self.api_error(&e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn ctx() -> RequestContext {
+        RequestContext::new(Some("req-1"), || [0; 16], 0)
+    }
+
+    #[test]
+    fn field_errors_become_a_422_listing_each() {
+        let err = ApiError::invalid_fields(vec![
+            FieldError::new("temperature", "OUT_OF_RANGE", "temperature must be 0 to 2"),
+            FieldError::new("model", "REQUIRED", "a model is required"),
+        ]);
+        let resp = ctx().api_error(&err);
+        assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body: Value = serde_json::from_str(resp.body()).unwrap();
+        assert_eq!(body["errorCode"], "VALIDATION_ERROR");
+        assert_eq!(
+            body["message"],
+            "temperature: temperature must be 0 to 2 (and 1 more problem)"
+        );
+        assert_eq!(body["details"]["errors"][1]["field"], "model");
+        assert_eq!(body["requestId"], "req-1");
+        assert_eq!(resp.headers()["x-request-id"], "req-1");
+    }
+
+    #[test]
+    fn database_contention_is_retryable_and_other_errors_are_ours() {
+        let busy = ApiError::from(spin_sdk::sqlite::Error::Io("database is locked".into()));
+        assert_eq!(busy.status, StatusCode::SERVICE_UNAVAILABLE);
+        let bug = ApiError::from(spin_sdk::sqlite::Error::Io("no such column: x".into()));
+        assert_eq!(bug.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(bug.message.contains("no such column"));
+    }
+
+    #[test]
+    fn respond_serializes_or_envelopes() {
+        let ok = ctx().respond(
+            StatusCode::CREATED,
+            Ok::<_, ApiError>(serde_json::json!({"a": 1})),
+        );
+        assert_eq!(ok.status(), StatusCode::CREATED);
+        assert_eq!(ok.body(), r#"{"a":1}"#);
+        let err = ctx().respond::<()>(StatusCode::OK, Err(ApiError::unauthorized("no token")));
+        assert_eq!(err.status(), StatusCode::UNAUTHORIZED);
+        assert!(err.body().contains(r#""errorCode":"UNAUTHORIZED""#));
+    }
+}

@@ -1,0 +1,30 @@
+//! PromptHelm's data access, shared by the components: the queries of the
+//! schema in `migrations/`, authentication, the audit log, and the
+//! key-value cache of production resolves.
+//!
+//! Rules every function here keeps:
+//! - Every query is scoped to the caller's organization; a row of another
+//!   organization is indistinguishable from a missing one (404).
+//! - SQL text is fixed in the code; every value is a bound parameter.
+//! - Changes and their audit entries are written in one transaction
+//!   ([`db::Db::transaction`]); the audit log and versions are never
+//!   updated or deleted.
+//! - Errors are [`ApiError`](prompthelm_component_kit::ApiError)s, ready to
+//!   become the envelope.
+
+pub mod audit;
+pub mod auth;
+pub mod cache;
+pub mod db;
+pub mod prompts;
+pub mod tokens;
+pub mod versions;
+
+/// When, and under which request, a change happens: stamped on the rows
+/// and audit entries it writes.
+#[derive(Debug, Clone, Copy)]
+pub struct Stamp<'a> {
+    pub request_id: &'a str,
+    /// Milliseconds since the Unix epoch.
+    pub now: i64,
+}
