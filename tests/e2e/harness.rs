@@ -207,6 +207,16 @@ impl Runtime {
         }
     }
 
+    /// The admin token `up` printed because the state was empty.
+    pub fn admin_token(&self) -> String {
+        let logs = self.logs();
+        let start = logs
+            .find("PROMPTHELM_API_KEY=")
+            .unwrap_or_else(|| panic!("no admin token in the logs:\n{logs}"))
+            + "PROMPTHELM_API_KEY=".len();
+        logs[start..start + 36].to_owned()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }

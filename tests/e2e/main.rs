@@ -1,7 +1,12 @@
 //! End-to-end tests: the real `prompthelm` binary serving real `.wasm`
 //! components over HTTP on loopback, each test with its own state dir.
 
+mod api;
 mod harness;
+
+mod authz;
+mod consistency;
+mod control_plane;
 
 mod health;
 mod host_interfaces;

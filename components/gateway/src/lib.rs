@@ -1,12 +1,14 @@
 //! PromptHelm gateway component: `/api/v1/gateway/*`.
 //!
-//! For now it serves only `GET /api/v1/gateway/health`. The decisions (which
-//! route, what the health report says, which status) are plain functions in
-//! [`routes`] and [`health`], tested natively; the handler below is the thin
-//! shell that calls the Spin host (SQLite, key-value) and hands the outcomes
-//! over.
+//! For now it serves `GET /api/v1/gateway/health` and
+//! `GET /api/v1/gateway/resolve` (what a prompt resolves to, through the
+//! key-value cache execute will use). The decisions (which route, what the
+//! health report says, which status) are plain functions in [`routes`] and
+//! [`health`], tested natively; the handler below is the thin shell that
+//! calls the Spin host (SQLite, key-value) and hands the outcomes over.
 
 pub mod health;
+mod resolve;
 pub mod routes;
 
 use std::time::Instant;
@@ -23,7 +25,12 @@ async fn handler(req: spin_sdk::http::Request) -> JsonResponse {
     let path = req.uri().path();
     match routes::route(path) {
         Route::Health if req.method() == Method::GET => health_check(&ctx).await,
-        Route::Health => ctx.method_not_allowed(req.method(), path, routes::HEALTH_METHODS),
+        Route::Resolve if req.method() == Method::GET => {
+            ctx.respond(StatusCode::OK, resolve::handle(&req).await)
+        }
+        Route::Health | Route::Resolve => {
+            ctx.method_not_allowed(req.method(), path, routes::GET_ONLY)
+        }
         Route::NotFound => ctx.not_found(req.method(), path),
     }
 }

@@ -4,17 +4,21 @@
 
 use prompthelm_component_kit::Method;
 
-/// The one path served for now.
+/// Liveness and dependency report.
 pub const HEALTH_PATH: &str = "/api/v1/gateway/health";
+/// What a prompt resolves to, through the same cache the gateway uses.
+pub const RESOLVE_PATH: &str = "/api/v1/gateway/resolve";
 
-/// Methods allowed on [`HEALTH_PATH`].
-pub const HEALTH_METHODS: &[Method] = &[Method::GET];
+/// Methods allowed on [`HEALTH_PATH`] and [`RESOLVE_PATH`].
+pub const GET_ONLY: &[Method] = &[Method::GET];
 
 /// What a request path resolves to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
     /// `/api/v1/gateway/health`
     Health,
+    /// `/api/v1/gateway/resolve`
+    Resolve,
     /// Anything else under the component's routes: 404.
     NotFound,
 }
@@ -23,6 +27,7 @@ pub enum Route {
 pub fn route(path: &str) -> Route {
     match path {
         HEALTH_PATH => Route::Health,
+        RESOLVE_PATH => Route::Resolve,
         _ => Route::NotFound,
     }
 }
@@ -38,11 +43,8 @@ mod tests {
         assert_eq!(route("/api/v1/gateway/healthz"), Route::NotFound);
         assert_eq!(route("/api/v1/gateway/"), Route::NotFound);
         assert_eq!(route("/api/v1/gateway/execute"), Route::NotFound);
+        assert_eq!(route("/api/v1/gateway/resolve"), Route::Resolve);
+        assert_eq!(route("/api/v1/gateway/resolve/x"), Route::NotFound);
         assert_eq!(route("/api/v1/gateway/../gateway/health"), Route::NotFound);
-    }
-
-    #[test]
-    fn only_get_is_allowed_on_health() {
-        assert_eq!(HEALTH_METHODS, &[Method::GET]);
     }
 }

@@ -28,15 +28,16 @@ use crate::db::{Db, Row};
 /// moving before it gives up and deletes it (readers then miss and refill).
 const MAX_REFRESH_ATTEMPTS: usize = 8;
 
-/// A cached production resolve.
+/// What a prompt's environment resolves to; for production, the cache entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ProductionEntry {
+pub struct ResolvedPrompt {
     pub generation: i64,
     pub prompt_id: String,
     pub slug: String,
     pub archived: bool,
-    /// The production version; `None` until the first promote.
+    /// The environment's version; `None` before the first promote (or save,
+    /// for development).
     pub version: Option<ResolvedVersion>,
 }
 
@@ -73,16 +74,41 @@ pub enum CacheOutcome {
     Miss,
 }
 
-/// Reads a prompt's production entry from the database, in one statement
-/// (so prompt row and version are one snapshot).
+/// A prompt's environment: which pointer a resolve follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Production,
+    Development,
+}
+
+impl Environment {
+    /// Parses the wire name, `production` or `development`.
+    pub fn parse(s: &str) -> Option<Environment> {
+        match s {
+            "production" => Some(Environment::Production),
+            "development" => Some(Environment::Development),
+            _ => None,
+        }
+    }
+}
+
+/// Reads what a prompt's environment resolves to from the database, in one
+/// statement (so prompt row and version are one snapshot). For
+/// [`Environment::Production`] this is exactly the cache entry.
 pub async fn load(
     db: &Db,
     organization_id: &str,
     prompt: PromptRef<'_>,
-) -> Result<Option<ProductionEntry>, ApiError> {
+    environment: Environment,
+) -> Result<Option<ResolvedPrompt>, ApiError> {
     let (column, value) = match prompt {
         PromptRef::Id(id) => ("p.id", id),
         PromptRef::Slug(slug) => ("p.slug", slug),
+    };
+    let pointer = match environment {
+        Environment::Production => "p.production_version_id",
+        Environment::Development => "p.development_version_id",
     };
     let row = db
         .row(
@@ -90,7 +116,7 @@ pub async fn load(
                 "SELECT p.id, p.slug, p.archived_at, p.generation, v.id, v.version, v.system, \
                  v.user_template, v.variables, v.model, v.temperature, v.max_tokens, v.top_p, \
                  v.stop_sequences FROM prompts p \
-                 LEFT JOIN prompt_versions v ON v.id = p.production_version_id \
+                 LEFT JOIN prompt_versions v ON v.id = {pointer} \
                  WHERE p.organization_id = ? AND {column} = ?"
             ),
             [
@@ -102,7 +128,7 @@ pub async fn load(
     row.as_ref().map(entry).transpose()
 }
 
-fn entry(row: &Row) -> Result<ProductionEntry, ApiError> {
+fn entry(row: &Row) -> Result<ResolvedPrompt, ApiError> {
     let version = match row.opt_text(4)? {
         None => None,
         Some(id) => Some(ResolvedVersion {
@@ -125,7 +151,7 @@ fn entry(row: &Row) -> Result<ProductionEntry, ApiError> {
             },
         }),
     };
-    Ok(ProductionEntry {
+    Ok(ResolvedPrompt {
         prompt_id: row.text(0)?,
         slug: row.text(1)?,
         archived: row.opt_int(2)?.is_some(),
@@ -144,7 +170,7 @@ pub(crate) async fn current_generation(db: &Db, prompt_id: &str) -> Result<Optio
     .transpose()
 }
 
-async fn write(kv: &Store, organization_id: &str, entry: &ProductionEntry) -> Result<(), ApiError> {
+async fn write(kv: &Store, organization_id: &str, entry: &ResolvedPrompt) -> Result<(), ApiError> {
     let value = crate::db::json_text(entry)?;
     kv.set(
         production_key(organization_id, PromptRef::Id(&entry.prompt_id)),
@@ -167,9 +193,9 @@ pub async fn refresh(
     kv: &Store,
     organization_id: &str,
     prompt: PromptRef<'_>,
-) -> Result<Option<ProductionEntry>, ApiError> {
+) -> Result<Option<ResolvedPrompt>, ApiError> {
     for _ in 0..MAX_REFRESH_ATTEMPTS {
-        let Some(entry) = load(db, organization_id, prompt).await? else {
+        let Some(entry) = load(db, organization_id, prompt, Environment::Production).await? else {
             return Ok(None);
         };
         write(kv, organization_id, &entry).await?;
@@ -179,7 +205,7 @@ pub async fn refresh(
     }
     // Still moving: leave no entry rather than a possibly stale one; the
     // writer that moved it refreshes after us.
-    let entry = load(db, organization_id, prompt).await?;
+    let entry = load(db, organization_id, prompt, Environment::Production).await?;
     if let Some(entry) = &entry {
         kv.delete(production_key(
             organization_id,
@@ -202,9 +228,9 @@ pub async fn resolve(
     kv: &Store,
     organization_id: &str,
     prompt: PromptRef<'_>,
-) -> Result<Option<(ProductionEntry, CacheOutcome)>, ApiError> {
+) -> Result<Option<(ResolvedPrompt, CacheOutcome)>, ApiError> {
     if let Some(bytes) = kv.get(production_key(organization_id, prompt)).await?
-        && let Ok(entry) = serde_json::from_slice::<ProductionEntry>(&bytes)
+        && let Ok(entry) = serde_json::from_slice::<ResolvedPrompt>(&bytes)
     {
         return Ok(Some((entry, CacheOutcome::Hit)));
     }
@@ -231,7 +257,7 @@ mod tests {
 
     #[test]
     fn entries_round_trip_as_json() {
-        let entry = ProductionEntry {
+        let entry = ResolvedPrompt {
             generation: 3,
             prompt_id: "prm_1".into(),
             slug: "s".into(),
@@ -250,7 +276,7 @@ mod tests {
         let text = serde_json::to_string(&entry).unwrap();
         assert!(text.contains(r#""stopSequences":["END"]"#), "{text}");
         assert_eq!(
-            serde_json::from_str::<ProductionEntry>(&text).unwrap(),
+            serde_json::from_str::<ResolvedPrompt>(&text).unwrap(),
             entry
         );
     }
