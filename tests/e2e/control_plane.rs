@@ -415,7 +415,9 @@ fn bootstrap_token_variable_is_an_admin_and_suppresses_the_first_token() {
     let rt = Runtime::probe(
         Options::new(app_manifest()).env("SPIN_VARIABLE_BOOTSTRAP_TOKEN", bootstrap),
     );
-    assert!(!rt.logs().contains("PROMPTHELM_API_KEY="), "{}", rt.logs());
+    // The routes are listed after where the token would be printed.
+    let logs = rt.wait_for_log("Available routes:");
+    assert!(!logs.contains("PROMPTHELM_API_KEY="), "{logs}");
     let api = Client {
         rt: &rt,
         token: bootstrap.to_owned(),

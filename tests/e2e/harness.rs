@@ -207,9 +207,10 @@ impl Runtime {
         }
     }
 
-    /// The admin token `up` printed because the state was empty.
+    /// The admin token `up` printed because the state was empty. (stderr
+    /// is read by another thread, so it may arrive after "Serving".)
     pub fn admin_token(&self) -> String {
-        let logs = self.logs();
+        let logs = self.wait_for_log("PROMPTHELM_API_KEY=");
         let start = logs
             .find("PROMPTHELM_API_KEY=")
             .unwrap_or_else(|| panic!("no admin token in the logs:\n{logs}"))
