@@ -208,14 +208,27 @@ impl Runtime {
     }
 
     /// The admin token `up` printed because the state was empty. (stderr
-    /// is read by another thread, so it may arrive after "Serving".)
+    /// is read by another thread, in chunks, so the token may arrive after
+    /// "Serving", and in pieces.)
     pub fn admin_token(&self) -> String {
-        let logs = self.wait_for_log("PROMPTHELM_API_KEY=");
-        let start = logs
-            .find("PROMPTHELM_API_KEY=")
-            .unwrap_or_else(|| panic!("no admin token in the logs:\n{logs}"))
-            + "PROMPTHELM_API_KEY=".len();
-        logs[start..start + 36].to_owned()
+        const NEEDLE: &str = "PROMPTHELM_API_KEY=";
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let logs = self.logs();
+            if let Some(at) = logs.find(NEEDLE) {
+                let rest = &logs[at + NEEDLE.len()..];
+                if let Some(token) = rest.split_whitespace().next()
+                    && rest.len() > token.len()
+                {
+                    return token.to_owned();
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no admin token in the logs:\n{logs}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

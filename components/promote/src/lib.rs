@@ -46,10 +46,7 @@ async fn promote(
     let db = Db::open().await?;
     let principal = authenticate(&db, req.headers(), Scope::PromptsWrite).await?;
     Query::parse(req.uri(), &[])?;
-    let stamp = Stamp {
-        request_id: ctx.request_id(),
-        now: ctx.received_at_unix_millis(),
-    };
+    let stamp = Stamp::from(ctx);
     // Checked before the transaction too, so a 404 never takes the write lock.
     prompts::get(&db, &principal.organization_id, prompt_id).await?;
     let promotion = db

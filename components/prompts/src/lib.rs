@@ -59,10 +59,7 @@ async fn create(ctx: &RequestContext, req: Request) -> Result<impl serde::Serial
     let principal = authenticate(&db, req.headers(), Scope::PromptsWrite).await?;
     let body: NewPrompt = read_json(req).await?;
     body.validate().map_err(ApiError::invalid_fields)?;
-    let stamp = Stamp {
-        request_id: ctx.request_id(),
-        now: ctx.received_at_unix_millis(),
-    };
+    let stamp = Stamp::from(ctx);
     db.transaction(async |db| {
         let new = prompts::NewPrompt {
             name: body.name.trim(),
@@ -90,10 +87,7 @@ async fn set_archived(
     let db = Db::open().await?;
     let principal = authenticate(&db, req.headers(), Scope::PromptsWrite).await?;
     Query::parse(req.uri(), &[])?;
-    let stamp = Stamp {
-        request_id: ctx.request_id(),
-        now: ctx.received_at_unix_millis(),
-    };
+    let stamp = Stamp::from(ctx);
     let prompt = db
         .transaction(async |db| prompts::set_archived(db, &principal, id, archived, stamp).await)
         .await?;

@@ -52,13 +52,6 @@ async fn handler(req: Request) -> JsonResponse {
     }
 }
 
-fn stamp(ctx: &RequestContext) -> Stamp<'_> {
-    Stamp {
-        request_id: ctx.request_id(),
-        now: ctx.received_at_unix_millis(),
-    }
-}
-
 async fn list(req: &Request) -> Result<impl Serialize, ApiError> {
     let db = Db::open().await?;
     let principal = authenticate(&db, req.headers(), Scope::Admin).await?;
@@ -78,7 +71,7 @@ async fn mint(ctx: &RequestContext, req: Request) -> Result<MintedToken, ApiErro
         name: body.name.trim(),
         scopes: &scopes,
     };
-    db.transaction(async |db| tokens::mint(db, &principal, new, &key, stamp(ctx)).await)
+    db.transaction(async |db| tokens::mint(db, &principal, new, &key, Stamp::from(ctx)).await)
         .await
 }
 
@@ -93,7 +86,7 @@ async fn revoke(ctx: &RequestContext, req: &Request, id: &str) -> Result<impl Se
     let db = Db::open().await?;
     let principal = authenticate(&db, req.headers(), Scope::Admin).await?;
     Query::parse(req.uri(), &[])?;
-    db.transaction(async |db| tokens::revoke(db, &principal, id, stamp(ctx)).await)
+    db.transaction(async |db| tokens::revoke(db, &principal, id, Stamp::from(ctx)).await)
         .await
 }
 
@@ -162,13 +155,14 @@ async fn create_organization(
     let key = token_hash_key().await?;
     let name = body.name.trim();
     db.transaction(async |db| {
-        let organization = tokens::create_organization(db, &principal, name, stamp(ctx)).await?;
+        let organization =
+            tokens::create_organization(db, &principal, name, Stamp::from(ctx)).await?;
         let new = tokens::NewToken {
             organization_id: &organization.id,
             name: "first admin",
             scopes: &[Scope::Admin],
         };
-        let token = tokens::mint(db, &principal, new, &key, stamp(ctx)).await?;
+        let token = tokens::mint(db, &principal, new, &key, Stamp::from(ctx)).await?;
         Ok(CreatedOrganization {
             organization,
             token,

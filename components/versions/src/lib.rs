@@ -71,10 +71,7 @@ async fn create(
     // An unknown prompt is a 404 even when the draft is also invalid.
     prompts::get(&db, &principal.organization_id, prompt_id).await?;
     validate_draft(&draft).map_err(ApiError::invalid_fields)?;
-    let stamp = Stamp {
-        request_id: ctx.request_id(),
-        now: ctx.received_at_unix_millis(),
-    };
+    let stamp = Stamp::from(ctx);
     db.transaction(async |db| versions::create(db, &principal, prompt_id, &draft, stamp).await)
         .await
 }

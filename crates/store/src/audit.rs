@@ -131,13 +131,7 @@ pub async fn list(
         params.push(Value::Integer(after));
     }
     sql.push_str(" ORDER BY seq DESC LIMIT ?");
-    params.push(Value::Integer(page.fetch_limit()));
-    let rows = db.rows(&sql, params).await?;
-    let entries = rows
-        .iter()
-        .map(|row| Ok((row.int(0)?, entry(row)?)))
-        .collect::<Result<Vec<_>, ApiError>>()?;
-    Ok(Page::from_rows(page, entries))
+    db.page(&sql, params, page, entry).await
 }
 
 fn entry(row: &Row) -> Result<Entry, ApiError> {

@@ -134,21 +134,7 @@ fn entry(row: &Row) -> Result<ResolvedPrompt, ApiError> {
         Some(id) => Some(ResolvedVersion {
             id,
             version: row.text(5)?,
-            content: VersionContent {
-                system: row.text(6)?,
-                user: row.text(7)?,
-                variables: row.json(8)?,
-                model: row.text(9)?,
-                temperature: row.opt_real(10)?,
-                max_tokens: row
-                    .opt_int(11)?
-                    .map(|n| {
-                        u32::try_from(n).map_err(|_| ApiError::internal("max_tokens out of range"))
-                    })
-                    .transpose()?,
-                top_p: row.opt_real(12)?,
-                stop_sequences: row.json(13)?,
-            },
+            content: crate::versions::content_at(row, 6)?,
         }),
     };
     Ok(ResolvedPrompt {

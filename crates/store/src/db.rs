@@ -2,6 +2,7 @@
 //! that collect their rows, and transactions.
 
 use prompthelm_component_kit::ApiError;
+use prompthelm_domain::pagination::{Page, PageRequest};
 use spin_sdk::sqlite::{Connection, Value};
 
 /// One connection to the `default` database, for one request.
@@ -30,6 +31,25 @@ impl Db {
         params: impl IntoIterator<Item = Value>,
     ) -> Result<Option<Row>, ApiError> {
         Ok(self.rows(sql, params).await?.into_iter().next())
+    }
+
+    /// Runs a list query for one page: `sql` must select the row's position
+    /// (`seq`) as column 0, order by it and end with `LIMIT ?` (bound here to
+    /// [`PageRequest::fetch_limit`]); `item` maps each row.
+    pub async fn page<T>(
+        &self,
+        sql: &str,
+        mut params: Vec<Value>,
+        page: &PageRequest,
+        item: impl Fn(&Row) -> Result<T, ApiError>,
+    ) -> Result<Page<T>, ApiError> {
+        params.push(Value::Integer(page.fetch_limit()));
+        let rows = self.rows(sql, params).await?;
+        let items = rows
+            .iter()
+            .map(|row| Ok((row.int(0)?, item(row)?)))
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        Ok(Page::from_rows(page, items))
     }
 
     /// Runs a statement that returns no rows; answers how many rows it changed.

@@ -28,3 +28,13 @@ pub struct Stamp<'a> {
     /// Milliseconds since the Unix epoch.
     pub now: i64,
 }
+
+impl<'a> From<&'a prompthelm_component_kit::RequestContext> for Stamp<'a> {
+    /// A change made by this request, at the time it arrived.
+    fn from(ctx: &'a prompthelm_component_kit::RequestContext) -> Self {
+        Stamp {
+            request_id: ctx.request_id(),
+            now: ctx.received_at_unix_millis(),
+        }
+    }
+}

@@ -168,13 +168,7 @@ pub async fn list(
         params.push(Value::Text(needle));
     }
     sql.push_str(" ORDER BY seq LIMIT ?");
-    params.push(Value::Integer(page.fetch_limit()));
-    let rows = db.rows(&sql, params).await?;
-    let prompts = rows
-        .iter()
-        .map(|row| Ok((row.int(0)?, prompt(row)?)))
-        .collect::<Result<Vec<_>, ApiError>>()?;
-    Ok(Page::from_rows(page, prompts))
+    db.page(&sql, params, page, prompt).await
 }
 
 fn not_found(prompt_id: &str) -> ApiError {

@@ -139,24 +139,19 @@ pub async fn list(
     organization_id: &str,
     page: &PageRequest,
 ) -> Result<Page<Token>, ApiError> {
-    let rows = db
-        .rows(
-            &format!(
-                "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE organization_id = ? AND seq > ? \
-                 ORDER BY seq LIMIT ?"
-            ),
-            [
-                Value::Text(organization_id.to_owned()),
-                Value::Integer(page.after.unwrap_or(0)),
-                Value::Integer(page.fetch_limit()),
-            ],
-        )
-        .await?;
-    let tokens = rows
-        .iter()
-        .map(|row| Ok((row.int(0)?, token(row)?)))
-        .collect::<Result<Vec<_>, ApiError>>()?;
-    Ok(Page::from_rows(page, tokens))
+    db.page(
+        &format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE organization_id = ? AND seq > ? \
+             ORDER BY seq LIMIT ?"
+        ),
+        vec![
+            Value::Text(organization_id.to_owned()),
+            Value::Integer(page.after.unwrap_or(0)),
+        ],
+        page,
+        token,
+    )
+    .await
 }
 
 /// One token of the organization.

@@ -57,27 +57,33 @@ fn version(row: &Row) -> Result<Version, ApiError> {
         id: row.text(1)?,
         prompt_id: row.text(2)?,
         version: row.text(3)?,
-        content: VersionContent {
-            system: row.text(4)?,
-            user: row.text(5)?,
-            variables: row.json(6)?,
-            model: row.text(7)?,
-            temperature: row.opt_real(8)?,
-            max_tokens: row
-                .opt_int(9)?
-                .map(|n| {
-                    u32::try_from(n).map_err(|_| ApiError::internal("max_tokens out of range"))
-                })
-                .transpose()?,
-            top_p: row.opt_real(10)?,
-            stop_sequences: row.json(11)?,
-        },
+        content: content_at(row, 4)?,
         message: row.text(12)?,
         author: row.text(13)?,
         created_at: rfc3339_millis(row.int(14)?),
         is_production: row.bool(15)?,
         is_development: row.bool(16)?,
         last_promoted_at: row.opt_int(17)?.map(rfc3339_millis),
+    })
+}
+
+/// Reads the content columns `system, user_template, variables, model,
+/// temperature, max_tokens, top_p, stop_sequences`, in that order, starting
+/// at column `first`.
+pub(crate) fn content_at(row: &Row, first: usize) -> Result<VersionContent, ApiError> {
+    let max_tokens = row
+        .opt_int(first + 5)?
+        .map(|n| u32::try_from(n).map_err(|_| ApiError::internal("max_tokens out of range")))
+        .transpose()?;
+    Ok(VersionContent {
+        system: row.text(first)?,
+        user: row.text(first + 1)?,
+        variables: row.json(first + 2)?,
+        model: row.text(first + 3)?,
+        temperature: row.opt_real(first + 4)?,
+        max_tokens,
+        top_p: row.opt_real(first + 6)?,
+        stop_sequences: row.json(first + 7)?,
     })
 }
 
@@ -121,25 +127,20 @@ pub async fn list(
 ) -> Result<Page<Version>, ApiError> {
     // 404 for an unknown prompt rather than an empty list.
     prompts::get(db, organization_id, prompt_id).await?;
-    let rows = db
-        .rows(
-            &format!(
-                "{VERSION_SELECT} WHERE v.organization_id = ? AND v.prompt_id = ? AND v.seq > ? \
-                 ORDER BY v.seq LIMIT ?"
-            ),
-            [
-                Value::Text(organization_id.to_owned()),
-                Value::Text(prompt_id.to_owned()),
-                Value::Integer(page.after.unwrap_or(0)),
-                Value::Integer(page.fetch_limit()),
-            ],
-        )
-        .await?;
-    let versions = rows
-        .iter()
-        .map(|row| Ok((row.int(0)?, version(row)?)))
-        .collect::<Result<Vec<_>, ApiError>>()?;
-    Ok(Page::from_rows(page, versions))
+    db.page(
+        &format!(
+            "{VERSION_SELECT} WHERE v.organization_id = ? AND v.prompt_id = ? AND v.seq > ? \
+             ORDER BY v.seq LIMIT ?"
+        ),
+        vec![
+            Value::Text(organization_id.to_owned()),
+            Value::Text(prompt_id.to_owned()),
+            Value::Integer(page.after.unwrap_or(0)),
+        ],
+        page,
+        version,
+    )
+    .await
 }
 
 /// Saves a validated draft as the prompt's next version, makes it the
