@@ -270,6 +270,9 @@ fn slugs_are_unique_per_organization_and_unknown_things_are_404() {
 
     api.get("/api/v1/prompts/prm_00000000000000000000000000000000")
         .assert_envelope(404, "PROMPT_NOT_FOUND");
+    // A prompt id that looks like an action is still just an id.
+    api.get("/api/v1/prompts/archive")
+        .assert_envelope(404, "PROMPT_NOT_FOUND");
     api.get(&format!("/api/v1/prompts/{pid}/versions/ver_0000"))
         .assert_envelope(404, "VERSION_NOT_FOUND");
     api.call(

@@ -5,7 +5,7 @@
 //! Archive and unarchive change what the gateway may execute, so they write
 //! through to the key-value cache; hence this component's KV grant.
 
-use prompthelm_component_kit::request::{Query, path_param, read_json};
+use prompthelm_component_kit::request::{Query, matched_route, path_param, read_json};
 use prompthelm_component_kit::{ApiError, JsonResponse, Method, RequestContext, StatusCode};
 use prompthelm_domain::auth::Scope;
 use prompthelm_domain::requests::NewPrompt;
@@ -21,25 +21,29 @@ async fn handler(req: Request) -> JsonResponse {
     let ctx = RequestContext::from_request(&req);
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let id = path_param(&req, "id");
-    let action = path.rsplit('/').next().unwrap_or_default().to_owned();
-    match (id, action.as_str()) {
-        (None, _) => match method {
+    let route = matched_route(&req).unwrap_or_default().to_owned();
+    let Some(id) = path_param(&req, "id") else {
+        return match method {
             Method::GET => ctx.respond(StatusCode::OK, list(&req).await),
             Method::POST => ctx.respond(StatusCode::CREATED, create(&ctx, req).await),
             _ => ctx.method_not_allowed(&method, &path, &[Method::GET, Method::POST]),
-        },
-        (Some(id), "archive" | "unarchive") => match method {
-            Method::POST => ctx.respond(
-                StatusCode::OK,
-                set_archived(&ctx, &req, &id, action == "archive").await,
-            ),
-            _ => ctx.method_not_allowed(&method, &path, &[Method::POST]),
-        },
-        (Some(id), _) => match method {
-            Method::GET => ctx.respond(StatusCode::OK, detail(&req, &id).await),
-            _ => ctx.method_not_allowed(&method, &path, &[Method::GET]),
-        },
+        };
+    };
+    let archive = if route.ends_with("/:id/archive") {
+        Some(true)
+    } else if route.ends_with("/:id/unarchive") {
+        Some(false)
+    } else {
+        None
+    };
+    match (archive, method) {
+        (Some(archived), Method::POST) => ctx.respond(
+            StatusCode::OK,
+            set_archived(&ctx, &req, &id, archived).await,
+        ),
+        (Some(_), method) => ctx.method_not_allowed(&method, &path, &[Method::POST]),
+        (None, Method::GET) => ctx.respond(StatusCode::OK, detail(&req, &id).await),
+        (None, method) => ctx.method_not_allowed(&method, &path, &[Method::GET]),
     }
 }
 

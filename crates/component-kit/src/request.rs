@@ -38,6 +38,15 @@ pub fn path_param<B>(req: &http::Request<B>, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The spin.toml route that matched (Spin's `spin-matched-route` header),
+/// e.g. `/api/v1/prompts/:id/archive`: how a component serving several
+/// routes tells them apart without re-parsing the path.
+pub fn matched_route<B>(req: &http::Request<B>) -> Option<&str> {
+    req.headers()
+        .get("spin-matched-route")
+        .and_then(|v| v.to_str().ok())
+}
+
 /// The decoded query parameters of a request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Query {
@@ -195,5 +204,11 @@ mod tests {
             .unwrap();
         assert_eq!(path_param(&req, "id").as_deref(), Some("prm_1"));
         assert_eq!(path_param(&req, "vid"), None);
+        assert_eq!(matched_route(&req), None);
+        let req = http::Request::builder()
+            .header("spin-matched-route", "/api/v1/prompts/:id")
+            .body(())
+            .unwrap();
+        assert_eq!(matched_route(&req), Some("/api/v1/prompts/:id"));
     }
 }
