@@ -19,7 +19,7 @@ use crate::factors::key_value::{KeyValueBackend, SqliteKeyValue};
 use crate::factors::sqlite::{FileDatabase, SqliteBackend};
 use crate::instance::{Backends, Capabilities, ComponentServer};
 use crate::server::Server;
-use crate::{bootstrap, engine, migrate};
+use crate::{bootstrap, engine, migrate, os};
 
 /// Where the app's state lives and how it is configured: what `up` and
 /// `migrate` share.
@@ -86,7 +86,7 @@ impl App {
         let databases = open_databases(&runtime_config)?;
         migrate::apply_to_default(&manifest, &databases)?;
         let first_admin_token = match databases.get("default") {
-            Some(db) => bootstrap::ensure_admin_token(&variables, db, now_unix_millis())?,
+            Some(db) => bootstrap::ensure_admin_token(&variables, db, os::now_unix_millis())?,
             None => None,
         };
 
@@ -178,12 +178,6 @@ fn open_stores(
             Ok((label.clone(), Arc::new(store) as Arc<dyn KeyValueBackend>))
         })
         .collect()
-}
-
-fn now_unix_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Where compiled components are cached between runs.

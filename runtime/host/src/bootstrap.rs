@@ -17,6 +17,7 @@ use prompthelm_manifest::variables::Variables;
 use rusqlite::{OptionalExtension as _, params};
 
 use crate::factors::sqlite::FileDatabase;
+use crate::os::random_bytes;
 
 /// The name the runtime acts under in the audit log.
 const ACTOR: &str = "prompthelm up";
@@ -60,8 +61,8 @@ pub fn ensure_admin_token(
         return Ok(None);
     }
 
-    let secret = format_token(random()?);
-    let id = ids::new_id(TOKEN, random()?);
+    let secret = format_token(random_bytes());
+    let id = ids::new_id(TOKEN, random_bytes());
     let name = "first admin (created by prompthelm up)";
     let scopes = [Scope::Admin];
     tx.execute(
@@ -82,7 +83,7 @@ pub fn ensure_admin_token(
         "INSERT INTO audit_log (id, organization_id, action, actor, actor_name, actor_type, \
          details, created_at) VALUES (?, ?, 'token.create', ?, ?, 'system', ?, ?)",
         params![
-            ids::new_id(AUDIT, random()?),
+            ids::new_id(AUDIT, random_bytes()),
             DEFAULT_ORGANIZATION,
             ACTOR,
             ACTOR,
@@ -98,10 +99,4 @@ pub fn ensure_admin_token(
     )?;
     tx.commit()?;
     Ok(Some(secret))
-}
-
-fn random() -> anyhow::Result<[u8; 16]> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no random source: {e}"))?;
-    Ok(bytes)
 }

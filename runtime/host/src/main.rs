@@ -8,6 +8,7 @@ mod engine;
 mod factors;
 mod instance;
 mod migrate;
+mod os;
 mod server;
 
 use std::net::SocketAddr;

@@ -214,7 +214,7 @@ fn request_id<B>(req: &Request<B>) -> String {
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .and_then(prompthelm_domain::request_id::accept_incoming)
-        .unwrap_or_else(|| prompthelm_domain::request_id::generate(random_bytes()))
+        .unwrap_or_else(|| prompthelm_domain::request_id::generate(crate::os::random_bytes()))
 }
 
 fn internal_error(message: &str, request_id: &str) -> Response<WasiBody> {
@@ -227,10 +227,7 @@ fn internal_error(message: &str, request_id: &str) -> Response<WasiBody> {
 }
 
 fn envelope(status: StatusCode, code: &str, message: &str, request_id: &str) -> Response<WasiBody> {
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default();
+    let now_ms = crate::os::now_unix_millis();
     let body = ErrorEnvelope::new(
         status.as_u16(),
         code,
@@ -264,11 +261,4 @@ async fn shutdown_signal() {
         _ = ctrl_c => {}
         _ = term.recv() => {}
     }
-}
-
-fn random_bytes() -> [u8; 16] {
-    let mut bytes = [0u8; 16];
-    // The OS random source failing is not something to serve through.
-    getrandom::fill(&mut bytes).expect("the OS random source works");
-    bytes
 }
