@@ -1,37 +1,55 @@
 //! PromptHelm gateway component: `/api/v1/gateway/*`.
 //!
-//! For now it serves `GET /api/v1/gateway/health` and
-//! `GET /api/v1/gateway/resolve` (what a prompt resolves to, through the
-//! key-value cache execute will use). The decisions (which route, what the
-//! health report says, which status) are plain functions in [`routes`] and
-//! [`health`], tested natively; the handler below is the thin shell that
-//! calls the Spin host (SQLite, key-value) and hands the outcomes over.
+//! - `POST execute` and `POST stream` ([`call`], then [`execute`] or
+//!   [`stream`]): run a prompt through its model's provider, the wire
+//!   contract of the PromptHelm SDKs, and log every call.
+//! - `GET resolve` ([`resolve`]): what a prompt resolves to, through the
+//!   same key-value cache.
+//! - `GET health` ([`health`]): the database and the key-value store answer.
+//!
+//! The decisions (validation, rendering, routes, provider formats) are plain
+//! functions in the domain and providers crates and in [`routes`] and
+//! [`health`], tested natively; the modules here are the thin shell that
+//! calls the Spin host (SQLite, key-value, variables, outbound HTTP).
 
+mod call;
+mod execute;
 pub mod health;
 mod resolve;
 pub mod routes;
+mod settings;
+mod stream;
+mod upstream;
 
 use std::time::Instant;
 
 use prompthelm_component_kit::{JsonResponse, Method, RequestContext, StatusCode, host_errors};
+use spin_sdk::http::{BoxBody, Response};
 use spin_sdk::{key_value, sqlite};
 
+use call::{Mode, boxed};
 use health::{CheckOutcome, Health};
 use routes::Route;
 
 #[spin_sdk::http_service]
-async fn handler(req: spin_sdk::http::Request) -> JsonResponse {
+async fn handler(req: spin_sdk::http::Request) -> Response<BoxBody> {
     let ctx = RequestContext::from_request(&req);
-    let path = req.uri().path();
-    match routes::route(path) {
-        Route::Health if req.method() == Method::GET => health_check(&ctx).await,
-        Route::Resolve if req.method() == Method::GET => {
-            ctx.respond(StatusCode::OK, resolve::handle(&req).await)
+    let path = req.uri().path().to_owned();
+    let method = req.method().clone();
+    match routes::route(&path) {
+        Route::Execute if method == Method::POST => call::handle(req, ctx, Mode::Execute).await,
+        Route::Stream if method == Method::POST => call::handle(req, ctx, Mode::Stream).await,
+        Route::Health if method == Method::GET => boxed(health_check(&ctx).await),
+        Route::Resolve if method == Method::GET => {
+            boxed(ctx.respond(StatusCode::OK, resolve::handle(&req).await))
         }
         Route::Health | Route::Resolve => {
-            ctx.method_not_allowed(req.method(), path, routes::GET_ONLY)
+            boxed(ctx.method_not_allowed(&method, &path, routes::GET_ONLY))
         }
-        Route::NotFound => ctx.not_found(req.method(), path),
+        Route::Execute | Route::Stream => {
+            boxed(ctx.method_not_allowed(&method, &path, routes::POST_ONLY))
+        }
+        Route::NotFound => boxed(ctx.not_found(&method, &path)),
     }
 }
 
@@ -44,7 +62,6 @@ async fn health_check(ctx: &RequestContext) -> JsonResponse {
         Health::Unhealthy(envelope) => ctx.error_response(&envelope),
     }
 }
-
 /// The `default` database answers a real query against the migrations table.
 async fn check_sqlite() -> Result<i64, String> {
     let db = sqlite::Connection::open_default()

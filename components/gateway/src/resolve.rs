@@ -1,17 +1,19 @@
-//! `GET /api/v1/gateway/resolve?promptSlug=|promptId=&environment=`: the
-//! version a gateway call would run, resolved exactly as execute resolves it
-//! (production: one key-value read, the database on a miss, which refills
-//! the cache; development: the database). Scope `gateway:execute`.
+//! Finding what a prompt's environment runs, shared by execute, stream and
+//! `GET /api/v1/gateway/resolve?promptSlug=|promptId=&environment=`.
 //!
-//! It lets a deploy pipeline check what production serves right after a
-//! promote, and tests watch the cache. `cache` in the answer says `hit`,
-//! `miss` or `bypass` (development).
+//! Production reads the key-value cache (one KV read on a hit; a miss reads
+//! the database and refills the entry); development reads the database.
+//! The resolve endpoint lets a deploy pipeline check what production serves
+//! right after a promote, and tests watch the cache: `cache` in its answer
+//! says `hit`, `miss` or `bypass` (development). Scope `gateway:execute`.
 
 use prompthelm_component_kit::request::Query;
 use prompthelm_component_kit::{ApiError, codes};
 use prompthelm_domain::auth::Scope;
 use prompthelm_store::auth::authenticate;
-use prompthelm_store::cache::{self, CacheOutcome, Environment, PromptRef, ResolvedPrompt};
+use prompthelm_store::cache::{
+    self, CacheOutcome, Environment, PromptRef, ResolvedPrompt, ResolvedVersion,
+};
 use prompthelm_store::db::Db;
 use serde::Serialize;
 use spin_sdk::http::Request;
@@ -27,6 +29,7 @@ pub struct Resolution {
     prompt: ResolvedPrompt,
 }
 
+/// `GET /api/v1/gateway/resolve`.
 pub async fn handle(req: &Request) -> Result<Resolution, ApiError> {
     let db = Db::open().await?;
     let principal = authenticate(&db, req.headers(), Scope::GatewayExecute).await?;
@@ -48,17 +51,37 @@ pub async fn handle(req: &Request) -> Result<Resolution, ApiError> {
             ))
         })?,
     };
-    let org = &principal.organization_id;
+    let (prompt, _, cache) = find(&db, &principal.organization_id, prompt, environment).await?;
+    Ok(Resolution {
+        environment,
+        cache,
+        prompt,
+    })
+}
+
+/// The prompt and the version its `environment` points at, and how it was
+/// found (`hit`, `miss` or `bypass`). Unknown prompt: 404
+/// `PROMPT_NOT_FOUND`; archived: 409 `PROMPT_ARCHIVED`; no version there
+/// yet: 409 `NO_VERSION_IN_ENVIRONMENT`.
+pub async fn find(
+    db: &Db,
+    organization_id: &str,
+    prompt: PromptRef<'_>,
+    environment: Environment,
+) -> Result<(ResolvedPrompt, ResolvedVersion, &'static str), ApiError> {
     let (resolved, cache) = match environment {
         Environment::Production => {
             let kv = Store::open_default().await?;
-            match cache::resolve(&db, &kv, org, prompt).await? {
+            match cache::resolve(db, &kv, organization_id, prompt).await? {
                 Some((resolved, CacheOutcome::Hit)) => (Some(resolved), "hit"),
                 Some((resolved, CacheOutcome::Miss)) => (Some(resolved), "miss"),
                 None => (None, "miss"),
             }
         }
-        Environment::Development => (cache::load(&db, org, prompt, environment).await?, "bypass"),
+        Environment::Development => (
+            cache::load(db, organization_id, prompt, environment).await?,
+            "bypass",
+        ),
     };
     let resolved = resolved.ok_or_else(|| {
         let name = match prompt {
@@ -76,7 +99,7 @@ pub async fn handle(req: &Request) -> Result<Resolution, ApiError> {
             ),
         ));
     }
-    if resolved.version.is_none() {
+    let Some(version) = resolved.version.clone() else {
         return Err(ApiError::conflict(
             codes::NO_VERSION_IN_ENVIRONMENT,
             format!(
@@ -88,10 +111,6 @@ pub async fn handle(req: &Request) -> Result<Resolution, ApiError> {
                 }
             ),
         ));
-    }
-    Ok(Resolution {
-        environment,
-        cache,
-        prompt: resolved,
-    })
+    };
+    Ok((resolved, version, cache))
 }

@@ -3,19 +3,37 @@
 //! `spin-path-match-id` header). Every failure is a 400 [`ApiError`] that
 //! says what was wrong, so no handler has to word these itself.
 
+use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
-use spin_sdk::http::body::IncomingBodyExt;
 
 use crate::ApiError;
 
-/// Reads the whole body and parses it as `T`. An empty body, malformed JSON,
-/// a wrong type or an unknown field (for types that deny them) is a 400
-/// naming the problem and where it is.
+/// The largest JSON body any endpoint reads (prompt texts are at most
+/// 100,000 characters, so real bodies stay far below it).
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// Reads the body (at most [`MAX_BODY_BYTES`], else 413
+/// `PAYLOAD_TOO_LARGE`, without reading the rest) and parses it as `T`. An
+/// empty body, malformed JSON, a wrong type or an unknown field (for types
+/// that deny them) is a 400 naming the problem and where it is.
 pub async fn read_json<T: DeserializeOwned>(req: spin_sdk::http::Request) -> Result<T, ApiError> {
-    let bytes =
-        req.into_body().bytes().await.map_err(|e| {
+    let mut body = req.into_body();
+    let mut bytes = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
             ApiError::bad_request(format!("could not read the request body: {e:?}"))
         })?;
+        if let Ok(data) = frame.into_data() {
+            bytes.extend_from_slice(&data);
+            if bytes.len() > MAX_BODY_BYTES {
+                return Err(ApiError::new(
+                    http::StatusCode::PAYLOAD_TOO_LARGE,
+                    crate::codes::PAYLOAD_TOO_LARGE,
+                    format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+                ));
+            }
+        }
+    }
     parse_json(&bytes)
 }
 

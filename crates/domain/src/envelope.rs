@@ -31,6 +31,8 @@ pub mod codes {
     /// The request body or query is malformed (400) or breaks a field rule
     /// (422, with the list of problems in `details.errors`).
     pub const VALIDATION_ERROR: &str = "VALIDATION_ERROR";
+    /// The request body is larger than any endpoint reads: 413.
+    pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
     /// No prompt with this id (or slug) in the caller's organization: 404.
     pub const PROMPT_NOT_FOUND: &str = "PROMPT_NOT_FOUND";
     /// No version with this id in this prompt: 404.
@@ -45,6 +47,24 @@ pub mod codes {
     /// The prompt's requested environment points at no version yet (never
     /// promoted, or never saved for development): 409.
     pub const NO_VERSION_IN_ENVIRONMENT: &str = "NO_VERSION_IN_ENVIRONMENT";
+    /// Required prompt variables without a value or default: 422.
+    pub const GATEWAY_MISSING_VARIABLES: &str = "GATEWAY_MISSING_VARIABLES";
+    /// No provider serves the requested model: 422.
+    pub const UNSUPPORTED_MODEL: &str = "UNSUPPORTED_MODEL";
+    /// The token started too many gateway calls this minute: 429.
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    /// The provider answered an error status: 502.
+    pub const UPSTREAM_FAILURE: &str = "UPSTREAM_FAILURE";
+    /// The provider could not be reached: 502.
+    pub const UPSTREAM_UNREACHABLE: &str = "UPSTREAM_UNREACHABLE";
+    /// The provider's body is not in its documented format: 502.
+    pub const UPSTREAM_MALFORMED: &str = "UPSTREAM_MALFORMED";
+    /// The provider's body or stream ended before completion: 502.
+    pub const UPSTREAM_TRUNCATED: &str = "UPSTREAM_TRUNCATED";
+    /// The provider's API key is not configured: 503.
+    pub const PROVIDER_NOT_CONFIGURED: &str = "PROVIDER_NOT_CONFIGURED";
+    /// The provider did not finish within the call's timeout: 504.
+    pub const PROVIDER_TIMEOUT: &str = "PROVIDER_TIMEOUT";
 }
 
 /// The wire error envelope. Field order and names are part of the contract.

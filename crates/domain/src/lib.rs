@@ -10,8 +10,10 @@
 pub mod auth;
 pub mod compare;
 pub mod envelope;
+pub mod gateway;
 pub mod ids;
 pub mod pagination;
+pub mod rate_limit;
 pub mod request_id;
 pub mod requests;
 pub mod semver;

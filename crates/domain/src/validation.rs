@@ -224,68 +224,15 @@ pub fn validate_draft(d: &VersionDraft) -> Result<(), Vec<FieldError>> {
             "a model is required",
         ));
     } else {
-        check_len(&mut errors, "model", &d.model, MAX_MODEL_LEN);
-        let allowed =
-            |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '/' | '-');
-        if !d.model.chars().all(allowed) {
-            errors.push(FieldError::new(
-                "model",
-                codes::INVALID_FORMAT,
-                "a model name may contain only letters, digits and . _ : / -",
-            ));
-        }
+        check_model(&mut errors, &d.model);
     }
-
-    // parameters
-    if let Some(t) = d.temperature
-        && !TEMPERATURE_RANGE.contains(&t)
-    {
-        errors.push(FieldError::new(
-            "temperature",
-            codes::OUT_OF_RANGE,
-            "temperature must be between 0 and 2",
-        ));
-    }
-    if let Some(m) = d.max_tokens
-        && !MAX_TOKENS_RANGE.contains(&m)
-    {
-        errors.push(FieldError::new(
-            "maxTokens",
-            codes::OUT_OF_RANGE,
-            "maxTokens must be between 1 and 1000000",
-        ));
-    }
-    if let Some(p) = d.top_p
-        && !(p > 0.0 && p <= 1.0)
-    {
-        errors.push(FieldError::new(
-            "topP",
-            codes::OUT_OF_RANGE,
-            "topP must be greater than 0 and at most 1",
-        ));
-    }
-    if d.stop_sequences.len() > MAX_STOP_SEQUENCES {
-        errors.push(FieldError::new(
-            "stopSequences",
-            codes::TOO_MANY,
-            format!(
-                "{} stop sequences given; at most {MAX_STOP_SEQUENCES} are allowed",
-                d.stop_sequences.len()
-            ),
-        ));
-    }
-    for (i, s) in d.stop_sequences.iter().enumerate() {
-        let field = format!("stopSequences[{i}]");
-        if s.is_empty() {
-            errors.push(FieldError::new(
-                field,
-                codes::REQUIRED,
-                "a stop sequence may not be empty",
-            ));
-        } else {
-            check_len(&mut errors, &field, s, MAX_STOP_SEQUENCE_LEN);
-        }
-    }
+    check_parameters(
+        &mut errors,
+        d.temperature,
+        d.max_tokens,
+        d.top_p,
+        &d.stop_sequences,
+    );
 
     // message
     check_len(&mut errors, "message", &d.message, MAX_MESSAGE_LEN);
@@ -322,8 +269,81 @@ pub fn validate_prompt_name(name: &str) -> Result<(), FieldError> {
     errors.into_iter().next().map_or(Ok(()), Err)
 }
 
+/// Checks a non-empty model name: length and characters (field `model`).
+pub fn check_model(errors: &mut Vec<FieldError>, model: &str) {
+    check_len(errors, "model", model, MAX_MODEL_LEN);
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '/' | '-');
+    if !model.chars().all(allowed) {
+        errors.push(FieldError::new(
+            "model",
+            codes::INVALID_FORMAT,
+            "a model name may contain only letters, digits and . _ : / -",
+        ));
+    }
+}
+
+/// Checks sampling parameters against the same rules wherever they are given
+/// (a saved version, or a gateway call's overrides).
+pub fn check_parameters(
+    errors: &mut Vec<FieldError>,
+    temperature: Option<f64>,
+    max_tokens: Option<u32>,
+    top_p: Option<f64>,
+    stop_sequences: &[String],
+) {
+    if let Some(t) = temperature
+        && !TEMPERATURE_RANGE.contains(&t)
+    {
+        errors.push(FieldError::new(
+            "temperature",
+            codes::OUT_OF_RANGE,
+            "temperature must be between 0 and 2",
+        ));
+    }
+    if let Some(m) = max_tokens
+        && !MAX_TOKENS_RANGE.contains(&m)
+    {
+        errors.push(FieldError::new(
+            "maxTokens",
+            codes::OUT_OF_RANGE,
+            "maxTokens must be between 1 and 1000000",
+        ));
+    }
+    if let Some(p) = top_p
+        && !(p > 0.0 && p <= 1.0)
+    {
+        errors.push(FieldError::new(
+            "topP",
+            codes::OUT_OF_RANGE,
+            "topP must be greater than 0 and at most 1",
+        ));
+    }
+    if stop_sequences.len() > MAX_STOP_SEQUENCES {
+        errors.push(FieldError::new(
+            "stopSequences",
+            codes::TOO_MANY,
+            format!(
+                "{} stop sequences given; at most {MAX_STOP_SEQUENCES} are allowed",
+                stop_sequences.len()
+            ),
+        ));
+    }
+    for (i, s) in stop_sequences.iter().enumerate() {
+        let field = format!("stopSequences[{i}]");
+        if s.is_empty() {
+            errors.push(FieldError::new(
+                field,
+                codes::REQUIRED,
+                "a stop sequence may not be empty",
+            ));
+        } else {
+            check_len(errors, &field, s, MAX_STOP_SEQUENCE_LEN);
+        }
+    }
+}
+
 /// Pushes `TOO_LONG` on `field` when `text` has more than `max` characters.
-fn check_len(errors: &mut Vec<FieldError>, field: &str, text: &str, max: usize) {
+pub fn check_len(errors: &mut Vec<FieldError>, field: &str, text: &str, max: usize) {
     // Counting stops one past the limit, so huge inputs cost no more than that.
     if text.chars().nth(max).is_some() {
         errors.push(FieldError::new(

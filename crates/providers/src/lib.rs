@@ -21,6 +21,7 @@ pub mod request;
 pub mod response;
 pub mod sse;
 pub mod stream;
+pub mod transcript;
 
 pub use pricing::{Cost, Price, cost};
 pub use provider::Provider;

@@ -95,7 +95,7 @@ pub fn echo(chat: &ChatRequest) -> Completion {
 
 /// The provider's error message from an error body. All four providers put
 /// it at `error.message`; anything else falls back to a short excerpt.
-pub(crate) fn error_message(body: &[u8]) -> String {
+pub fn error_message(body: &[u8]) -> String {
     if let Ok(value) = serde_json::from_slice::<Value>(body) {
         // Some Google endpoints wrap the error object in an array.
         let error = match &value {

@@ -18,6 +18,7 @@
 
 use prompthelm_component_kit::ApiError;
 use prompthelm_domain::compare::VersionContent;
+pub use prompthelm_domain::gateway::Environment;
 use serde::{Deserialize, Serialize};
 use spin_sdk::key_value::Store;
 use spin_sdk::sqlite::Value;
@@ -72,25 +73,6 @@ pub fn production_key(organization_id: &str, prompt: PromptRef<'_>) -> String {
 pub enum CacheOutcome {
     Hit,
     Miss,
-}
-
-/// A prompt's environment: which pointer a resolve follows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Environment {
-    Production,
-    Development,
-}
-
-impl Environment {
-    /// Parses the wire name, `production` or `development`.
-    pub fn parse(s: &str) -> Option<Environment> {
-        match s {
-            "production" => Some(Environment::Production),
-            "development" => Some(Environment::Development),
-            _ => None,
-        }
-    }
 }
 
 /// Reads what a prompt's environment resolves to from the database, in one

@@ -16,7 +16,9 @@ pub mod audit;
 pub mod auth;
 pub mod cache;
 pub mod db;
+pub mod executions;
 pub mod prompts;
+pub mod rate_limit;
 pub mod tokens;
 pub mod versions;
 

@@ -1,0 +1,77 @@
+//! `POST /api/v1/gateway/execute`: one provider call, answered as one JSON
+//! body `{id, output, model, inputTokens, outputTokens, totalTokens,
+//! latencyMs, cost, timestamp, …}` (DESIGN.md §2).
+
+use std::time::Instant;
+
+use prompthelm_component_kit::StatusCode;
+use prompthelm_providers::response::{echo, parse};
+use prompthelm_providers::{Completion, transcript};
+use prompthelm_store::executions::Status;
+use serde_json::json;
+use spin_sdk::http::{BoxBody, Response};
+
+use crate::call::{Call, Prepared, boxed, millis_since};
+use crate::upstream::{self, UpstreamError};
+
+pub async fn run(mut call: Call, prepared: Prepared) -> Response<BoxBody> {
+    let provider_started = Instant::now();
+    let outcome = complete(&mut call, &prepared).await;
+    call.log.provider_latency_ms = Some(millis_since(provider_started));
+    let completion = match outcome {
+        Ok(completion) => completion,
+        Err(e) => {
+            let error = e.to_api_error(prepared.provider, &prepared.secret_refs());
+            return call.fail(error).await;
+        }
+    };
+    let cost = call.record_usage(
+        completion.input_tokens,
+        completion.output_tokens,
+        completion.cached_input_tokens,
+    );
+    if let Err(e) = call.store(Status::Success, StatusCode::OK, None).await {
+        return call.finish_response(boxed(call.ctx.api_error(&e)));
+    }
+    let log = &call.log;
+    let body = json!({
+        "id": log.id,
+        "output": completion.output,
+        "model": prepared.chat.model,
+        "inputTokens": completion.input_tokens,
+        "outputTokens": completion.output_tokens,
+        "totalTokens": completion.input_tokens + completion.output_tokens,
+        "latencyMs": log.latency_ms,
+        "cost": cost.usd,
+        "timestamp": call.ctx.timestamp(),
+        "provider": prepared.provider.name(),
+        "cachedInputTokens": completion.cached_input_tokens,
+        "finishReason": completion.finish_reason,
+        "promptId": log.prompt_id,
+        "versionId": log.version_id,
+        "version": log.version,
+        "environment": log.environment,
+    });
+    call.finish_response(boxed(call.ctx.json(StatusCode::OK, &body)))
+}
+
+/// Calls the provider (or answers `echo` locally) and records its response
+/// in the log.
+async fn complete(call: &mut Call, prepared: &Prepared) -> Result<Completion, UpstreamError> {
+    let secrets = prepared.secret_refs();
+    let Some(request) = prepared.request.clone() else {
+        let completion = echo(&prepared.chat);
+        let record = json!({"output": completion.output});
+        call.log.response_body = Some(transcript::finish(&record, &secrets));
+        return Ok(completion);
+    };
+    let response = upstream::send(request, &prepared.deadline).await?;
+    let status = response.status().as_u16();
+    let mut body = response.into_body();
+    let bytes = upstream::read_body(&mut body, &prepared.deadline).await?;
+    call.log.response_body = Some(transcript::finish(
+        &transcript::response_record(status, &bytes),
+        &secrets,
+    ));
+    Ok(parse(prepared.provider, status, &bytes)?)
+}

@@ -1,0 +1,262 @@
+//! `POST /api/v1/gateway/stream`: the provider's stream relayed as
+//! Server-Sent Events, one `data: {"type":"chunk","content":…}` frame per
+//! provider text delta, sent as it arrives, then one `done` or `error`
+//! frame (DESIGN.md §2).
+//!
+//! The answer starts (200) only once the provider accepted the call; a
+//! failure before that is an ordinary error response. The relay runs in a
+//! task spawned after the handler returns the response head. It stores the
+//! execution log before sending the last frame, so a caller that saw `done`
+//! can find the call in the log.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures::SinkExt;
+use futures::channel::mpsc::Sender;
+use http::HeaderValue;
+use prompthelm_component_kit::{REQUEST_ID_HEADER, StatusCode};
+use prompthelm_providers::response::{echo, error_message};
+use prompthelm_providers::{SseParser, StreamDecoder, StreamEvent, transcript};
+use prompthelm_store::executions::Status;
+use serde_json::{Value, json};
+use spin_sdk::http::{BoxBody, Response, box_body};
+use spin_sdk::wasip3::http_compat::IncomingResponseBody;
+
+use crate::call::{Call, Prepared, millis_since};
+use crate::upstream::{self, UpstreamError};
+
+/// The most bytes of a stream kept for the log's transcript; the stored
+/// text is capped again at [`transcript::BODY_CAP`].
+const MAX_TRANSCRIPT_BYTES: usize = 8 << 20;
+
+/// The log's code when the caller hung up mid-stream (nginx's convention).
+const CLIENT_CLOSED_REQUEST: &str = "CLIENT_CLOSED_REQUEST";
+
+/// Where the text comes from.
+enum Source {
+    /// The `echo` model's answer, computed locally.
+    Echo(String),
+    /// The provider's accepted streaming response.
+    Provider(IncomingResponseBody),
+}
+
+pub async fn run(mut call: Call, prepared: Prepared) -> Response<BoxBody> {
+    let provider_started = Instant::now();
+    let source = match open(&mut call, &prepared).await {
+        Ok(source) => source,
+        Err(e) => {
+            call.log.provider_latency_ms = Some(millis_since(provider_started));
+            let error = e.to_api_error(prepared.provider, &prepared.secret_refs());
+            return call.fail(error).await;
+        }
+    };
+    let (frames, body) = spin_sdk::http::body::stream::<Bytes>();
+    let mut response = http::Response::new(box_body(body));
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache"),
+    );
+    if let Ok(id) = HeaderValue::from_str(call.ctx.request_id()) {
+        headers.insert(REQUEST_ID_HEADER, id);
+    }
+    let response = call.finish_response(response);
+    spin_sdk::wasip3::spawn(relay(call, prepared, source, frames, provider_started));
+    response
+}
+
+/// Sends the request; a refusal (error status) is read and parsed so the
+/// caller gets the provider's message.
+async fn open(call: &mut Call, prepared: &Prepared) -> Result<Source, UpstreamError> {
+    let Some(request) = prepared.request.clone() else {
+        return Ok(Source::Echo(echo(&prepared.chat).output));
+    };
+    let response = upstream::send(request, &prepared.deadline).await?;
+    let status = response.status().as_u16();
+    let mut body = response.into_body();
+    if (200..300).contains(&status) {
+        return Ok(Source::Provider(body));
+    }
+    let bytes = upstream::read_body(&mut body, &prepared.deadline).await?;
+    call.log.response_body = Some(transcript::finish(
+        &transcript::response_record(status, &bytes),
+        &prepared.secret_refs(),
+    ));
+    Err(UpstreamError::Status {
+        status,
+        message: error_message(&bytes),
+    })
+}
+
+/// Why a relay ended early.
+enum Stop {
+    Upstream(UpstreamError),
+    /// The caller went away: nobody is left to send frames to.
+    ClientGone,
+}
+
+impl From<UpstreamError> for Stop {
+    fn from(e: UpstreamError) -> Self {
+        Stop::Upstream(e)
+    }
+}
+
+/// What the relay has seen so far.
+#[derive(Default)]
+struct Relayed {
+    transcript: Vec<u8>,
+    usage: (u64, u64, u64),
+}
+
+async fn relay(
+    mut call: Call,
+    prepared: Prepared,
+    source: Source,
+    mut frames: Sender<Bytes>,
+    provider_started: Instant,
+) {
+    let mut relayed = Relayed::default();
+    let outcome = match source {
+        Source::Echo(output) => send(&mut frames, &chunk_frame(&output)).await,
+        Source::Provider(mut body) => pump(&mut body, &prepared, &mut frames, &mut relayed).await,
+    };
+    call.log.provider_latency_ms = Some(millis_since(provider_started));
+    if prepared.request.is_some() {
+        call.log.response_body = Some(transcript::finish(
+            &transcript::stream_record(200, &relayed.transcript),
+            &prepared.secret_refs(),
+        ));
+    } else {
+        let record = json!({"output": echo(&prepared.chat).output});
+        call.log.response_body = Some(transcript::finish(&record, &prepared.secret_refs()));
+    }
+    let (input, output, cached) = relayed.usage;
+    let cost = call.record_usage(input, output, cached);
+
+    let last_frame = match outcome {
+        Ok(()) => match call.store(Status::Success, StatusCode::OK, None).await {
+            Ok(()) => frame(&json!({
+                "type": "done",
+                "id": call.log.id,
+                "inputTokens": input,
+                "outputTokens": output,
+                "totalTokens": input + output,
+                "cost": cost.usd,
+                "model": prepared.chat.model,
+                "latencyMs": call.log.latency_ms,
+            })),
+            Err(e) => error_frame(&call, e.code, &e.message),
+        },
+        Err(Stop::Upstream(e)) => {
+            let message = e.message(prepared.provider, &prepared.secret_refs());
+            match call
+                .store(Status::Error, StatusCode::OK, Some(e.code()))
+                .await
+            {
+                Ok(()) => error_frame(&call, e.code(), &message),
+                Err(store_error) => error_frame(&call, store_error.code, &store_error.message),
+            }
+        }
+        Err(Stop::ClientGone) => {
+            if let Err(e) = call
+                .store(Status::Error, StatusCode::OK, Some(CLIENT_CLOSED_REQUEST))
+                .await
+            {
+                eprintln!(
+                    "gateway: execution log {} not stored after the client left: {}",
+                    call.log.id, e.message
+                );
+            }
+            return;
+        }
+    };
+    // A send error here means the caller left during the last frame; the
+    // call is already logged, so there is nothing left to tell anyone.
+    let _ = send(&mut frames, &last_frame).await;
+}
+
+/// Reads the provider's stream to its end, relaying text deltas.
+async fn pump(
+    body: &mut IncomingResponseBody,
+    prepared: &Prepared,
+    frames: &mut Sender<Bytes>,
+    relayed: &mut Relayed,
+) -> Result<(), Stop> {
+    let mut sse = SseParser::new();
+    let mut decoder = StreamDecoder::new(prepared.provider);
+    loop {
+        let Some(chunk) = upstream::next_chunk(body, &prepared.deadline).await? else {
+            if std::mem::take(&mut sse).finish() {
+                return Err(UpstreamError::Truncated(
+                    "the stream ended in the middle of an event".into(),
+                )
+                .into());
+            }
+            let events = decoder.finish().map_err(UpstreamError::from)?;
+            return apply(events, frames, relayed).await.map(|_| ());
+        };
+        if relayed.transcript.len() < MAX_TRANSCRIPT_BYTES {
+            relayed.transcript.extend_from_slice(&chunk);
+        }
+        for event in sse.push(&chunk) {
+            let events = decoder.decode(&event).map_err(UpstreamError::from)?;
+            if apply(events, frames, relayed).await? {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Acts on decoded events; `Ok(true)` once the provider said it is done.
+async fn apply(
+    events: Vec<StreamEvent>,
+    frames: &mut Sender<Bytes>,
+    relayed: &mut Relayed,
+) -> Result<bool, Stop> {
+    for event in events {
+        match event {
+            StreamEvent::Delta(text) => send(frames, &chunk_frame(&text)).await?,
+            StreamEvent::Usage {
+                input_tokens,
+                output_tokens,
+                cached_input_tokens,
+            } => relayed.usage = (input_tokens, output_tokens, cached_input_tokens),
+            StreamEvent::Done => return Ok(true),
+            StreamEvent::Error(message) => {
+                return Err(UpstreamError::StreamError(message).into());
+            }
+        }
+    }
+    Ok(false)
+}
+
+async fn send(frames: &mut Sender<Bytes>, frame: &Bytes) -> Result<(), Stop> {
+    frames
+        .send(frame.clone())
+        .await
+        .map_err(|_| Stop::ClientGone)
+}
+
+fn chunk_frame(text: &str) -> Bytes {
+    frame(&json!({"type": "chunk", "content": text}))
+}
+
+fn error_frame(call: &Call, code: &str, message: &str) -> Bytes {
+    frame(&json!({
+        "type": "error",
+        "id": call.log.id,
+        "errorCode": code,
+        "message": message,
+        "requestId": call.ctx.request_id(),
+    }))
+}
+
+/// One SSE event: a single `data:` line (JSON has no raw newlines).
+fn frame(value: &Value) -> Bytes {
+    Bytes::from(format!("data: {value}\n\n"))
+}

@@ -1,0 +1,231 @@
+//! Talking to a provider: its configuration (Spin variables), sending with a
+//! deadline, reading bodies with a deadline and a size cap, and what each
+//! failure means on the wire.
+
+use std::future::Future;
+use std::pin::pin;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::future::{Either, select};
+use http_body_util::{BodyExt, Full};
+use prompthelm_component_kit::{ApiError, StatusCode, codes};
+use prompthelm_providers::stream::TRUNCATED;
+use prompthelm_providers::{Provider, ProviderError};
+use serde_json::json;
+use spin_sdk::http::Response;
+
+/// The most bytes of a provider's buffered body the gateway reads; a larger
+/// answer is treated as malformed instead of exhausting the instance.
+const MAX_BODY_BYTES: usize = 8 << 20;
+
+/// Where a provider lives and how to authenticate to it.
+pub struct ProviderConfig {
+    pub base_url: String,
+    pub api_key: String,
+}
+
+/// Reads `provider`'s `<prefix>_base_url` and `<prefix>_api_key` variables.
+/// An empty key means the deployment did not configure the provider: 503
+/// `PROVIDER_NOT_CONFIGURED`, naming the variable to set.
+pub async fn config(provider: Provider) -> Result<ProviderConfig, ApiError> {
+    let prefix = provider
+        .variable_prefix()
+        .ok_or_else(|| ApiError::internal(format!("{} has no configuration", provider.name())))?;
+    let base_url = crate::settings::variable(&format!("{prefix}_base_url")).await?;
+    let api_key = crate::settings::variable(&format!("{prefix}_api_key")).await?;
+    if api_key.is_empty() {
+        return Err(not_configured(format!(
+            "the {} provider has no API key: set the variable {prefix}_api_key \
+             (SPIN_VARIABLE_{}_API_KEY)",
+            provider.name(),
+            prefix.to_ascii_uppercase()
+        )));
+    }
+    Ok(ProviderConfig { base_url, api_key })
+}
+
+pub fn not_configured(message: String) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        codes::PROVIDER_NOT_CONFIGURED,
+        message,
+    )
+}
+
+/// When the provider call must be over.
+#[derive(Clone, Copy)]
+pub struct Deadline {
+    at: Instant,
+    budget_ms: u64,
+}
+
+impl Deadline {
+    pub fn after_ms(budget_ms: u64) -> Self {
+        Deadline {
+            at: Instant::now() + Duration::from_millis(budget_ms),
+            budget_ms,
+        }
+    }
+
+    /// Runs `work` until it finishes or the deadline passes (`None`).
+    pub async fn race<F: Future>(&self, work: F) -> Option<F::Output> {
+        let left = self.at.saturating_duration_since(Instant::now());
+        let work = pin!(work);
+        let timer = pin!(spin_sdk::time::sleep(left));
+        match select(work, timer).await {
+            Either::Left((output, _)) => Some(output),
+            Either::Right(_) => None,
+        }
+    }
+}
+
+/// Why a provider call failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UpstreamError {
+    /// The provider answered an error status, with its message.
+    Status { status: u16, message: String },
+    /// The request never got an answer: connection refused, DNS, TLS, or
+    /// the outbound host is not allowed.
+    Unreachable(String),
+    /// The call's deadline passed.
+    Timeout { budget_ms: u64 },
+    /// The body is not the provider's format.
+    Malformed(String),
+    /// The body or stream ended before completion.
+    Truncated(String),
+    /// The provider reported a failure inside a stream.
+    StreamError(String),
+}
+
+impl UpstreamError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            UpstreamError::Status { .. } | UpstreamError::StreamError(_) => codes::UPSTREAM_FAILURE,
+            UpstreamError::Unreachable(_) => codes::UPSTREAM_UNREACHABLE,
+            UpstreamError::Timeout { .. } => codes::PROVIDER_TIMEOUT,
+            UpstreamError::Malformed(_) => codes::UPSTREAM_MALFORMED,
+            UpstreamError::Truncated(_) => codes::UPSTREAM_TRUNCATED,
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            UpstreamError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            _ => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    /// A message for the caller. `secrets` are scrubbed: a provider may
+    /// echo the key it was sent.
+    pub fn message(&self, provider: Provider, secrets: &[&str]) -> String {
+        let name = provider.name();
+        let text = match self {
+            UpstreamError::Status { status, message } => {
+                format!("{name} answered {status}: {message}")
+            }
+            UpstreamError::Unreachable(why) => format!("{name} could not be reached: {why}"),
+            UpstreamError::Timeout { budget_ms } => {
+                format!("{name} did not finish within timeoutMs = {budget_ms}")
+            }
+            UpstreamError::Malformed(why) => {
+                format!("{name} answered in an unexpected format: {why}")
+            }
+            UpstreamError::Truncated(why) => format!("{name}'s answer was cut off: {why}"),
+            UpstreamError::StreamError(why) => format!("{name} reported an error: {why}"),
+        };
+        prompthelm_providers::transcript::scrub(&text, secrets)
+    }
+
+    /// The envelope's error, with the provider (and its status) as details.
+    pub fn to_api_error(&self, provider: Provider, secrets: &[&str]) -> ApiError {
+        let mut details = json!({"provider": provider.name()});
+        if let UpstreamError::Status { status, .. } = self {
+            details["providerStatus"] = json!(status);
+        }
+        ApiError::new(self.status(), self.code(), self.message(provider, secrets))
+            .with_details(details)
+    }
+}
+
+impl From<ProviderError> for UpstreamError {
+    fn from(e: ProviderError) -> Self {
+        match e {
+            ProviderError::Status { status, message } => UpstreamError::Status { status, message },
+            ProviderError::Malformed(why) if why == TRUNCATED => UpstreamError::Truncated(why),
+            ProviderError::Malformed(why) => UpstreamError::Malformed(why),
+        }
+    }
+}
+
+/// Sends `request`; the answer's headers must arrive before the deadline.
+pub async fn send(
+    request: http::Request<Vec<u8>>,
+    deadline: &Deadline,
+) -> Result<Response, UpstreamError> {
+    let request = request.map(|body| Full::new(Bytes::from(body)));
+    match deadline.race(spin_sdk::http::send(request)).await {
+        None => Err(UpstreamError::Timeout {
+            budget_ms: deadline.budget_ms,
+        }),
+        Some(Err(code)) => Err(UpstreamError::Unreachable(describe(&code))),
+        Some(Ok(response)) => Ok(response),
+    }
+}
+
+/// Reads a whole body before the deadline, at most [`MAX_BODY_BYTES`].
+pub async fn read_body<B>(body: &mut B, deadline: &Deadline) -> Result<Vec<u8>, UpstreamError>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Debug,
+{
+    let mut bytes = Vec::new();
+    while let Some(chunk) = next_chunk(body, deadline).await? {
+        bytes.extend_from_slice(&chunk);
+        if bytes.len() > MAX_BODY_BYTES {
+            return Err(UpstreamError::Malformed(format!(
+                "the body is larger than {MAX_BODY_BYTES} bytes"
+            )));
+        }
+    }
+    Ok(bytes)
+}
+
+/// The next data chunk of `body` (`None` at its end), before the deadline.
+/// A body that fails mid-way was cut off.
+pub async fn next_chunk<B>(
+    body: &mut B,
+    deadline: &Deadline,
+) -> Result<Option<Bytes>, UpstreamError>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Debug,
+{
+    loop {
+        let frame = match deadline.race(body.frame()).await {
+            None => {
+                return Err(UpstreamError::Timeout {
+                    budget_ms: deadline.budget_ms,
+                });
+            }
+            Some(None) => return Ok(None),
+            Some(Some(Err(e))) => return Err(UpstreamError::Truncated(format!("{e:?}"))),
+            Some(Some(Ok(frame))) => frame,
+        };
+        // Trailers carry no text; keep reading.
+        if let Ok(data) = frame.into_data() {
+            return Ok(Some(data));
+        }
+    }
+}
+
+/// A readable reason from a `wasi:http` error code.
+fn describe(code: &impl std::fmt::Debug) -> String {
+    let text = format!("{code:?}");
+    if text.contains("HttpRequestDenied") {
+        "the outbound host is not in allowed_outbound_hosts (check the provider's base URL variable)"
+            .to_owned()
+    } else {
+        text
+    }
+}
