@@ -138,6 +138,24 @@ fn every_endpoint_refuses_bad_tokens_and_missing_scopes() {
                 Some("gateway:execute"),
             )
         },
+        Endpoint {
+            body: Some(json!({"promptId": pid, "model": "echo", "variables": {"question": "q"}})),
+            other_org: nf(p),
+            ..endpoint(
+                "POST",
+                "/api/v1/gateway/execute".into(),
+                Some("gateway:execute"),
+            )
+        },
+        Endpoint {
+            body: Some(json!({"promptId": pid, "model": "echo", "variables": {"question": "q"}})),
+            other_org: nf(p),
+            ..endpoint(
+                "POST",
+                "/api/v1/gateway/stream".into(),
+                Some("gateway:execute"),
+            )
+        },
         endpoint("GET", "/api/v1/audit".into(), Some("audit:read")),
         endpoint("GET", "/api/v1/tokens".into(), Some("admin")),
         Endpoint {
@@ -253,6 +271,17 @@ fn every_endpoint_refuses_bad_tokens_and_missing_scopes() {
             .json()["revoked"],
         false
     );
+    // Refused calls are not executions: nothing was logged for this
+    // organization (the other organization's 404s are its own calls).
+    let db = rusqlite::Connection::open(rt.state_dir.join("sqlite_db.db")).unwrap();
+    let logged: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM execution_logs WHERE organization_id = 'org_default'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(logged, 0);
     // And the right token does get through everywhere (the matrix is not
     // passing because every call fails).
     for e in &endpoints {

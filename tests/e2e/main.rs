@@ -3,10 +3,12 @@
 
 mod api;
 mod harness;
+mod stub;
 
 mod authz;
 mod consistency;
 mod control_plane;
+mod gateway;
 
 mod health;
 mod host_interfaces;

@@ -115,7 +115,9 @@ pub fn cost(model: &str, input: u64, output: u64, cached_input: u64) -> Cost {
         + cached as f64 * price.cached_input
         + output as f64 * price.output;
     Cost {
-        usd: micro_usd / 1_000_000.0,
+        // Whole pico-dollars: far below any price step, and the answer reads
+        // 0.0000232 rather than 0.000023199999999999998.
+        usd: (micro_usd * 1_000_000.0).round() / 1e12,
         known: true,
     }
 }
@@ -123,6 +125,15 @@ pub fn cost(model: &str, input: u64, output: u64, cached_input: u64) -> Cost {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn costs_are_whole_picodollars() {
+        // 4 input + 5 output tokens of claude-3-5-haiku: 0.8 and 4 USD/M.
+        assert_eq!(
+            cost("claude-3-5-haiku-latest", 4, 5, 0).usd.to_string(),
+            "0.0000232"
+        );
+    }
 
     fn assert_usd(model: &str, input: u64, output: u64, cached: u64, usd: f64) {
         let c = cost(model, input, output, cached);
