@@ -71,8 +71,10 @@ struct UpArgs {
     /// Run the build commands first.
     #[arg(long)]
     build: bool,
-    /// Longest a request may take, in seconds.
-    #[arg(long, default_value_t = 30)]
+    /// Longest a request may take, in seconds, streamed body included.
+    /// Above the gateway's longest provider budget (`timeoutMs` ≤ 120 s), so
+    /// the gateway always answers a slow provider itself.
+    #[arg(long, default_value_t = 150)]
     request_timeout_secs: u64,
     /// Cache compiled components here [default: ~/.cache/prompthelm/wasmtime].
     #[arg(long)]
