@@ -14,4 +14,5 @@ mod health;
 mod host_interfaces;
 mod request_failures;
 mod routing;
+mod sdk_contract;
 mod startup;
