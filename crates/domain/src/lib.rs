@@ -5,13 +5,16 @@
 //! in. That keeps it testable natively and fast, and lets both the Spin
 //! components (wasm32-wasip2) and the local runtime host (native) share it.
 //! Dependencies are small, pure crates that build for both targets: serde,
-//! `similar` (line diffs), `hmac` + `sha2` (token hashes), `hex`, `time` (timestamp parsing).
+//! `similar` (line diffs), `hmac` + `sha2` (token hashes), `hex`, `time` (timestamp parsing),
+//! `sqlparser` (the execution-log filter language).
 
 pub mod auth;
 pub mod compare;
 pub mod envelope;
 pub mod gateway;
 pub mod ids;
+pub mod latency;
+pub mod log_filter;
 pub mod pagination;
 pub mod rate_limit;
 pub mod request_id;

@@ -1,0 +1,220 @@
+//! The processes the bench starts: the stub provider and `prompthelm up`.
+//! Each is killed when its guard is dropped, so a failed or panicking run
+//! leaves nothing listening.
+
+use std::collections::VecDeque;
+use std::io::{BufRead as _, BufReader, Read};
+use std::os::unix::process::CommandExt as _;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+
+/// The host compiles the components at its first start when the compile
+/// cache is cold.
+const START_TIMEOUT: Duration = Duration::from_secs(180);
+/// Lines of stderr shown when a process fails to start.
+const STDERR_TAIL: usize = 40;
+
+/// Which output pipe a line came from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pipe {
+    Stdout,
+    Stderr,
+}
+
+struct Line {
+    pipe: Pipe,
+    text: String,
+}
+
+/// A running child process, killed on drop.
+pub struct Process {
+    name: &'static str,
+    child: Child,
+    lines: Receiver<Line>,
+}
+
+impl Process {
+    /// Spawns `cmd` with both output streams read line by line on their own
+    /// threads. They keep reading after startup even when nobody listens:
+    /// both programs log every request, and a full pipe would stall them.
+    fn spawn(name: &'static str, mut cmd: Command) -> anyhow::Result<Process> {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        // SAFETY: prctl is async-signal-safe and touches only the child.
+        // It makes the kernel kill the child if the bench dies without
+        // running its destructors (SIGKILL, abort). The bench spawns from
+        // its main thread, whose exit is the process's exit.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().with_context(|| format!("starting {name}"))?;
+        let (tx, lines) = mpsc::channel();
+        forward_lines(
+            child.stdout.take().expect("piped"),
+            Pipe::Stdout,
+            tx.clone(),
+        );
+        forward_lines(child.stderr.take().expect("piped"), Pipe::Stderr, tx);
+        Ok(Process { name, child, lines })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Reads output lines until `take` has what it needs. Fails with the
+    /// last stderr lines when the process exits first, or at the timeout.
+    fn read_until<T>(
+        &mut self,
+        mut take: impl FnMut(Pipe, &str) -> Option<T>,
+    ) -> anyhow::Result<T> {
+        let deadline = Instant::now() + START_TIMEOUT;
+        let mut stderr_tail = VecDeque::with_capacity(STDERR_TAIL);
+        let mut keep = |line: &Line| {
+            if line.pipe == Pipe::Stderr {
+                if stderr_tail.len() == STDERR_TAIL {
+                    stderr_tail.pop_front();
+                }
+                stderr_tail.push_back(line.text.clone());
+            }
+        };
+        loop {
+            match self.lines.recv_timeout(Duration::from_millis(100)) {
+                Ok(line) => {
+                    keep(&line);
+                    if let Some(found) = take(line.pipe, &line.text) {
+                        return Ok(found);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                // Both streams closed: the process is gone or going.
+                Err(RecvTimeoutError::Disconnected) => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+            }
+            if let Some(status) = self.child.try_wait()? {
+                // What it wrote last explains why it stopped.
+                while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(500)) {
+                    keep(&line);
+                }
+                let tail = Vec::from(stderr_tail).join("\n");
+                bail!(
+                    "{} exited ({status}) before it was ready:\n{tail}",
+                    self.name
+                );
+            }
+            if Instant::now() > deadline {
+                let tail = Vec::from(stderr_tail).join("\n");
+                bail!(
+                    "{} was not ready within {START_TIMEOUT:?}:\n{tail}",
+                    self.name
+                );
+            }
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn forward_lines(output: impl Read + Send + 'static, pipe: Pipe, tx: Sender<Line>) {
+    std::thread::spawn(move || {
+        let mut listening = true;
+        for text in BufReader::new(output).lines().map_while(Result::ok) {
+            if listening && tx.send(Line { pipe, text }).is_err() {
+                listening = false;
+            }
+        }
+    });
+}
+
+/// The stub provider, listening on a free loopback port.
+pub struct Stub {
+    pub process: Process,
+    pub base_url: String,
+}
+
+impl Stub {
+    pub fn start(binary: &Path) -> anyhow::Result<Stub> {
+        let mut cmd = Command::new(binary);
+        cmd.args(["--listen", "127.0.0.1:0"]);
+        let mut process = Process::spawn("stub-provider", cmd)?;
+        let base_url = process.read_until(|pipe, text| {
+            (pipe == Pipe::Stdout)
+                .then(|| text.strip_prefix("Listening "))
+                .flatten()
+                .map(|url| url.trim().to_owned())
+        })?;
+        Ok(Stub { process, base_url })
+    }
+}
+
+/// `prompthelm up` on a free loopback port, with the first admin token it
+/// printed for its empty state.
+pub struct Host {
+    pub process: Process,
+    pub base_url: String,
+    pub admin_token: String,
+}
+
+/// The key the stub expects, passed to the gateway as the OpenAI key.
+pub const PROVIDER_KEY: &str = "sk-bench";
+
+impl Host {
+    pub fn start(
+        binary: &Path,
+        manifest: &Path,
+        state_dir: &Path,
+        stub_url: &str,
+    ) -> anyhow::Result<Host> {
+        let mut cmd = Command::new(binary);
+        cmd.arg("up")
+            .arg("--manifest")
+            .arg(manifest)
+            .args(["--listen", "127.0.0.1:0"])
+            .arg("--state-dir")
+            .arg(state_dir)
+            .env("SPIN_VARIABLE_OPENAI_BASE_URL", stub_url)
+            .env("SPIN_VARIABLE_OPENAI_API_KEY", PROVIDER_KEY)
+            // The bench makes thousands of calls a minute with one token.
+            .env("SPIN_VARIABLE_GATEWAY_RATE_LIMIT_PER_MINUTE", "0");
+        let mut process = Process::spawn("prompthelm up", cmd)?;
+        // The token line (stderr) and the "Serving" line (stdout) come in
+        // either order, each whole because the streams are read by line.
+        let (mut base_url, mut admin_token) = (None, None);
+        process.read_until(|pipe, text| {
+            match pipe {
+                Pipe::Stdout => {
+                    if let Some(url) = text.strip_prefix("Serving ") {
+                        base_url = Some(url.trim().to_owned());
+                    }
+                }
+                Pipe::Stderr => {
+                    if let Some((_, token)) = text.split_once("PROMPTHELM_API_KEY=") {
+                        admin_token = Some(token.trim().to_owned());
+                    }
+                }
+            }
+            (base_url.is_some() && admin_token.is_some()).then_some(())
+        })?;
+        Ok(Host {
+            process,
+            base_url: base_url.expect("read above"),
+            admin_token: admin_token.expect("read above"),
+        })
+    }
+}

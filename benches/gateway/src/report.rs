@@ -1,0 +1,133 @@
+//! The Markdown report: the machine, one row per run, what the gateway adds.
+
+use std::fmt::Write as _;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::api::Target;
+use crate::load::Measured;
+
+/// One finished run.
+pub struct Row {
+    pub target: Target,
+    pub concurrency: usize,
+    pub measured: Measured,
+    /// CPU milliseconds per request of `prompthelm` and of the stub.
+    pub host_cpu_ms: f64,
+    pub stub_cpu_ms: f64,
+}
+
+pub struct Report {
+    pub rows: Vec<Row>,
+    /// Targets that failed their check, with the reason; they were not run.
+    pub unavailable: Vec<(Target, String)>,
+    pub warmup: u64,
+    /// `None`: sysconf could not tell, 100 was assumed.
+    pub clock_ticks: Option<u64>,
+    pub host_rss_at_start_kib: u64,
+    pub host_peak_rss_kib: u64,
+}
+
+impl Report {
+    pub fn markdown(&self) -> String {
+        let mut md = String::new();
+        let _ = writeln!(md, "Machine: {}\n", machine());
+        md.push_str(
+            "| path | concurrency | requests | errors | p50 ms | p99 ms | req/s | prompthelm CPU ms/req | stub CPU ms/req |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        );
+        for row in &self.rows {
+            let m = &row.measured;
+            let _ = writeln!(
+                md,
+                "| {} | {} | {}{} | {} | {:.2} | {:.2} | {:.0} | {:.3} | {:.3} |",
+                row.target.label(),
+                row.concurrency,
+                m.completed,
+                if m.capped { " (time cap)" } else { "" },
+                m.errors,
+                m.percentile_ms(0.5),
+                m.percentile_ms(0.99),
+                m.per_second(),
+                row.host_cpu_ms,
+                row.stub_cpu_ms,
+            );
+        }
+
+        let added: Vec<_> =
+            self.rows
+                .iter()
+                .filter(|r| r.target == Target::Execute)
+                .filter_map(|gateway| {
+                    let direct = self.rows.iter().find(|r| {
+                        r.target == Target::Direct && r.concurrency == gateway.concurrency
+                    })?;
+                    Some((gateway, direct))
+                })
+                .collect();
+        if !added.is_empty() {
+            md.push_str(
+                "\nAdded by the gateway (execute minus direct, each percentile taken on its own run):\n\n\
+                 | concurrency | p50 ms | p99 ms |\n|---:|---:|---:|\n",
+            );
+            for (gateway, direct) in added {
+                let diff = |q| gateway.measured.percentile_ms(q) - direct.measured.percentile_ms(q);
+                let _ = writeln!(
+                    md,
+                    "| {} | {:+.2} | {:+.2} |",
+                    gateway.concurrency,
+                    diff(0.5),
+                    diff(0.99)
+                );
+            }
+        }
+
+        let _ = writeln!(
+            md,
+            "\n`prompthelm` memory: {:.1} MiB resident after start, {:.1} MiB peak (VmHWM) after all runs.",
+            self.host_rss_at_start_kib as f64 / 1024.0,
+            self.host_peak_rss_kib as f64 / 1024.0,
+        );
+        let ticks = match self.clock_ticks {
+            Some(t) => format!("{t} clock ticks per second (sysconf)"),
+            None => "100 clock ticks per second (assumed: sysconf could not tell)".to_owned(),
+        };
+        let _ = writeln!(
+            md,
+            "Each run follows {} unmeasured warm-up requests; CPU time is utime + stime from /proc at {ticks}. \
+             The client, `prompthelm` and the stub share the machine's cores.",
+            self.warmup,
+        );
+        for (target, reason) in &self.unavailable {
+            let _ = writeln!(md, "\nNot measured: {}: {reason}", target.label());
+        }
+        md
+    }
+}
+
+/// CPU model, core count, OS and kernel, and the UTC date.
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")?
+                .split_once(':')
+                .map(|(_, v)| v.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let os = std::fs::read_to_string("/etc/os-release")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| Some(l.strip_prefix("PRETTY_NAME=")?.trim_matches('"').to_owned()))
+        .unwrap_or_else(|| "Linux".to_owned());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let date = &prompthelm_domain::time::rfc3339_millis(now_ms)[..10];
+    format!(
+        "{cpu}, {cores} cores, {os}, kernel {}, {date}",
+        kernel.trim()
+    )
+}
