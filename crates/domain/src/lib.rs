@@ -19,6 +19,7 @@ pub mod pagination;
 pub mod rate_limit;
 pub mod request_id;
 pub mod requests;
+pub mod rollup;
 pub mod semver;
 pub mod slug;
 pub mod template;
