@@ -44,6 +44,11 @@ impl Paths {
     pub fn stub_binary(&self) -> PathBuf {
         self.target_dir.join("release/stub-provider")
     }
+
+    /// The host's compiled-code cache, the bench's own.
+    pub fn compile_cache(&self) -> PathBuf {
+        self.target_dir.join("prompthelm-bench-cache")
+    }
 }
 
 /// Builds the release host and stub; cargo skips the work when they are

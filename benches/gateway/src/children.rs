@@ -179,6 +179,7 @@ impl Host {
         binary: &Path,
         manifest: &Path,
         state_dir: &Path,
+        compile_cache: &Path,
         stub_url: &str,
     ) -> anyhow::Result<Host> {
         let mut cmd = Command::new(binary);
@@ -188,6 +189,8 @@ impl Host {
             .args(["--listen", "127.0.0.1:0"])
             .arg("--state-dir")
             .arg(state_dir)
+            .arg("--cache-dir")
+            .arg(compile_cache)
             .env("SPIN_VARIABLE_OPENAI_BASE_URL", stub_url)
             .env("SPIN_VARIABLE_OPENAI_API_KEY", PROVIDER_KEY)
             // The bench makes thousands of calls a minute with one token.

@@ -14,7 +14,7 @@ mod load;
 mod procfs;
 mod report;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -67,15 +67,23 @@ fn main() -> anyhow::Result<ExitCode> {
     build::components(&paths)?;
 
     let stub = Stub::start(&paths.stub_binary())?;
+    let start_host = |state_dir: &Path| {
+        Host::start(
+            &paths.host_binary(),
+            &paths.manifest(),
+            state_dir,
+            &paths.compile_cache(),
+            &stub.base_url,
+        )
+    };
+    // A first start fills the compile cache, so the measured host starts
+    // as a restarted one does, without the compiler's memory.
+    let warm_up_state = tempfile::tempdir().context("creating a state dir")?;
+    drop(start_host(warm_up_state.path())?);
     // Declared before the host, so dropped after it: the state dir goes
     // once nothing uses it.
     let state = tempfile::tempdir().context("creating the state dir")?;
-    let host = Host::start(
-        &paths.host_binary(),
-        &paths.manifest(),
-        state.path(),
-        &stub.base_url,
-    )?;
+    let host = start_host(state.path())?;
     eprintln!(
         "bench: stub at {}, prompthelm at {}",
         stub.base_url, host.base_url
@@ -88,6 +96,10 @@ fn main() -> anyhow::Result<ExitCode> {
     let clock_ticks = procfs::clock_ticks_per_second();
     let ms_per_tick = 1000.0 / clock_ticks.unwrap_or(100) as f64;
     let host_rss_at_start_kib = procfs::rss_kib(host_pid)?;
+    // The peak while serving, not while starting.
+    let peak_rss_since_start = procfs::reset_peak_rss(host_pid)
+        .inspect_err(|e| eprintln!("bench: the peak RSS includes the start: {e:#}"))
+        .is_err();
 
     let mut rows = Vec::new();
     let mut unavailable: Vec<(Target, String)> = Vec::new();
@@ -147,6 +159,7 @@ fn main() -> anyhow::Result<ExitCode> {
         warmup: cli.warmup,
         clock_ticks,
         host_rss_at_start_kib,
+        peak_rss_since_start,
         host_peak_rss_kib: procfs::peak_rss_kib(host_pid)?,
     };
     let markdown = report.markdown();

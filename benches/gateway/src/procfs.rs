@@ -25,6 +25,13 @@ pub fn peak_rss_kib(pid: u32) -> anyhow::Result<u64> {
     status_kib(pid, "VmHWM:")
 }
 
+/// Sets the process's peak resident set size back to its current one, so
+/// the next [`peak_rss_kib`] tells the peak from now on (Linux 4.0+).
+pub fn reset_peak_rss(pid: u32) -> anyhow::Result<()> {
+    let path = format!("/proc/{pid}/clear_refs");
+    std::fs::write(&path, "5").with_context(|| format!("writing 5 to {path}"))
+}
+
 /// The process's current resident set size (`VmRSS`), in KiB.
 pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
     status_kib(pid, "VmRSS:")

@@ -24,6 +24,8 @@ pub struct Report {
     /// `None`: sysconf could not tell, 100 was assumed.
     pub clock_ticks: Option<u64>,
     pub host_rss_at_start_kib: u64,
+    /// The peak could not be reset after start, so it includes the start.
+    pub peak_rss_since_start: bool,
     pub host_peak_rss_kib: u64,
 }
 
@@ -83,9 +85,15 @@ impl Report {
 
         let _ = writeln!(
             md,
-            "\n`prompthelm` memory: {:.1} MiB resident after start, {:.1} MiB peak (VmHWM) after all runs.",
+            "\n`prompthelm` memory: {:.1} MiB resident after start (compile cache warm), \
+             {:.1} MiB peak resident (VmHWM) {}.",
             self.host_rss_at_start_kib as f64 / 1024.0,
             self.host_peak_rss_kib as f64 / 1024.0,
+            if self.peak_rss_since_start {
+                "since start"
+            } else {
+                "during the runs"
+            },
         );
         let ticks = match self.clock_ticks {
             Some(t) => format!("{t} clock ticks per second (sysconf)"),
