@@ -66,7 +66,12 @@ pub struct Prepared {
 
 impl Prepared {
     pub fn secret_refs(&self) -> Vec<&str> {
-        self.secrets.iter().map(String::as_str).collect()
+        refs(&self.secrets)
+    }
+
+    /// What the log stores as the `echo` model's response.
+    pub fn echo_record(&self, output: &str) -> String {
+        transcript::finish(&json!({"output": output}), &self.secret_refs())
     }
 }
 

@@ -58,11 +58,9 @@ pub async fn run(mut call: Call, prepared: Prepared) -> Response<BoxBody> {
 /// Calls the provider (or answers `echo` locally) and records its response
 /// in the log.
 async fn complete(call: &mut Call, prepared: &Prepared) -> Result<Completion, UpstreamError> {
-    let secrets = prepared.secret_refs();
     let Some(request) = prepared.request.clone() else {
         let completion = echo(&prepared.chat);
-        let record = json!({"output": completion.output});
-        call.log.response_body = Some(transcript::finish(&record, &secrets));
+        call.log.response_body = Some(prepared.echo_record(&completion.output));
         return Ok(completion);
     };
     let response = upstream::send(request, &prepared.deadline).await?;
@@ -71,7 +69,7 @@ async fn complete(call: &mut Call, prepared: &Prepared) -> Result<Completion, Up
     let bytes = upstream::read_body(&mut body, &prepared.deadline).await?;
     call.log.response_body = Some(transcript::finish(
         &transcript::response_record(status, &bytes),
-        &secrets,
+        &prepared.secret_refs(),
     ));
     Ok(parse(prepared.provider, status, &bytes)?)
 }

@@ -122,19 +122,20 @@ async fn relay(
 ) {
     let mut relayed = Relayed::default();
     let outcome = match source {
-        Source::Echo(output) => send(&mut frames, &chunk_frame(&output)).await,
-        Source::Provider(mut body) => pump(&mut body, &prepared, &mut frames, &mut relayed).await,
+        Source::Echo(output) => {
+            call.log.response_body = Some(prepared.echo_record(&output));
+            send(&mut frames, &chunk_frame(&output)).await
+        }
+        Source::Provider(mut body) => {
+            let outcome = pump(&mut body, &prepared, &mut frames, &mut relayed).await;
+            call.log.response_body = Some(transcript::finish(
+                &transcript::stream_record(200, &relayed.transcript),
+                &prepared.secret_refs(),
+            ));
+            outcome
+        }
     };
     call.log.provider_latency_ms = Some(millis_since(provider_started));
-    if prepared.request.is_some() {
-        call.log.response_body = Some(transcript::finish(
-            &transcript::stream_record(200, &relayed.transcript),
-            &prepared.secret_refs(),
-        ));
-    } else {
-        let record = json!({"output": echo(&prepared.chat).output});
-        call.log.response_body = Some(transcript::finish(&record, &prepared.secret_refs()));
-    }
     let (input, output, cached) = relayed.usage;
     let cost = call.record_usage(input, output, cached);
 
