@@ -134,3 +134,15 @@ pub fn id(v: &Value) -> String {
         .unwrap_or_else(|| panic!("no id in {v}"))
         .to_owned()
 }
+
+/// `s` percent-encoded for a query value.
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

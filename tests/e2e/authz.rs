@@ -56,6 +56,12 @@ fn every_endpoint_refuses_bad_tokens_and_missing_scopes() {
         .post("/api/v1/organizations", &json!({"name": "Elsewhere"}))
         .json();
     let other_admin = other_org["token"]["token"].as_str().unwrap().to_owned();
+    let execution = id(&admin
+        .post(
+            "/api/v1/gateway/execute",
+            &json!({"promptId": pid, "model": "echo", "variables": {"question": "q"}}),
+        )
+        .json());
 
     let nf = |code| Some(OtherOrg::NotFound(code));
     let p = "PROMPT_NOT_FOUND";
@@ -157,6 +163,28 @@ fn every_endpoint_refuses_bad_tokens_and_missing_scopes() {
             )
         },
         endpoint("GET", "/api/v1/audit".into(), Some("audit:read")),
+        endpoint(
+            "GET",
+            format!("/api/v1/execution-logs?promptId={pid}"),
+            Some("analytics:read"),
+        ),
+        Endpoint {
+            other_org: nf("EXECUTION_LOG_NOT_FOUND"),
+            ..endpoint(
+                "GET",
+                format!("/api/v1/execution-logs/{execution}"),
+                Some("analytics:read"),
+            )
+        },
+        endpoint("POST", "/api/v1/execution-logs/purge".into(), Some("admin")),
+        Endpoint {
+            other_org: nf(p),
+            ..endpoint(
+                "GET",
+                format!("/api/v1/prompts/{pid}/analytics?window=7d"),
+                Some("analytics:read"),
+            )
+        },
         endpoint("GET", "/api/v1/tokens".into(), Some("admin")),
         Endpoint {
             body: Some(json!({"name": "x", "scopes": ["prompts:read"]})),
@@ -272,7 +300,8 @@ fn every_endpoint_refuses_bad_tokens_and_missing_scopes() {
         false
     );
     // Refused calls are not executions: nothing was logged for this
-    // organization (the other organization's 404s are its own calls).
+    // organization but the setup's call (the other organization's 404s are
+    // its own calls).
     let db = rusqlite::Connection::open(rt.state_dir.join("sqlite_db.db")).unwrap();
     let logged: i64 = db
         .query_row(
@@ -281,7 +310,7 @@ fn every_endpoint_refuses_bad_tokens_and_missing_scopes() {
             |row| row.get(0),
         )
         .unwrap();
-    assert_eq!(logged, 0);
+    assert_eq!(logged, 1);
     // And the right token does get through everywhere (the matrix is not
     // passing because every call fails).
     for e in &endpoints {

@@ -4,6 +4,7 @@
 use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
 
+use crate::api::urlencode;
 use crate::harness::{Options, Runtime, probe_manifest};
 
 fn ok(rt: &Runtime, path: &str) -> serde_json::Value {
@@ -158,15 +159,4 @@ fn outbound_http_only_to_allowed_hosts() {
         logs.contains("component bare: outbound request to"),
         "{logs}"
     );
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

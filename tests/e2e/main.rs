@@ -3,12 +3,15 @@
 
 mod api;
 mod harness;
+mod history;
 mod stub;
 
+mod analytics;
 mod authz;
 mod consistency;
 mod control_plane;
 mod gateway;
+mod logs;
 
 mod health;
 mod host_interfaces;

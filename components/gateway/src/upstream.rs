@@ -32,8 +32,8 @@ pub async fn config(provider: Provider) -> Result<ProviderConfig, ApiError> {
     let prefix = provider
         .variable_prefix()
         .ok_or_else(|| ApiError::internal(format!("{} has no configuration", provider.name())))?;
-    let base_url = crate::settings::variable(&format!("{prefix}_base_url")).await?;
-    let api_key = crate::settings::variable(&format!("{prefix}_api_key")).await?;
+    let base_url = prompthelm_component_kit::variables::get(&format!("{prefix}_base_url")).await?;
+    let api_key = prompthelm_component_kit::variables::get(&format!("{prefix}_api_key")).await?;
     if api_key.is_empty() {
         return Err(not_configured(format!(
             "the {} provider has no API key: set the variable {prefix}_api_key \

@@ -30,6 +30,7 @@ mod context;
 pub mod host_errors;
 pub mod request;
 mod response;
+pub mod variables;
 
 pub use api_error::ApiError;
 pub use context::{RequestContext, now_unix_millis, random_bytes};

@@ -65,6 +65,11 @@ pub mod codes {
     pub const PROVIDER_NOT_CONFIGURED: &str = "PROVIDER_NOT_CONFIGURED";
     /// The provider did not finish within the call's timeout: 504.
     pub const PROVIDER_TIMEOUT: &str = "PROVIDER_TIMEOUT";
+    /// The execution-log filter expression (`q`) is not in the filter
+    /// language: 400, the message naming the problem.
+    pub const INVALID_FILTER: &str = "INVALID_FILTER";
+    /// No execution log with this id in the caller's organization: 404.
+    pub const EXECUTION_LOG_NOT_FOUND: &str = "EXECUTION_LOG_NOT_FOUND";
 }
 
 /// The wire error envelope. Field order and names are part of the contract.

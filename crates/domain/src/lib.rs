@@ -8,6 +8,7 @@
 //! `similar` (line diffs), `hmac` + `sha2` (token hashes), `hex`, `time` (timestamp parsing),
 //! `sqlparser` (the execution-log filter language).
 
+pub mod analytics;
 pub mod auth;
 pub mod compare;
 pub mod envelope;

@@ -3,6 +3,7 @@
 //! triggers refuse it anyway.
 
 use prompthelm_component_kit::{ApiError, random_bytes};
+use prompthelm_domain::analytics::PromotionMarker;
 use prompthelm_domain::ids::{self, AUDIT};
 use prompthelm_domain::pagination::{Page, PageRequest};
 use prompthelm_domain::time::rfc3339_millis;
@@ -23,6 +24,7 @@ pub mod actions {
     pub const PROMPT_UNARCHIVE: &str = "prompt.unarchive";
     pub const VERSION_CREATE: &str = "prompt.version.create";
     pub const PROMPT_PROMOTE: &str = "prompt.promote";
+    pub const EXECUTION_LOGS_PURGE: &str = "execution_logs.purge";
 }
 
 /// A new entry, before it is stored.
@@ -147,4 +149,52 @@ fn entry(row: &Row) -> Result<Entry, ApiError> {
         request_id: row.opt_text(9)?,
         created_at: rfc3339_millis(row.int(10)?),
     })
+}
+
+/// The most promotion markers one analytics answer carries (the newest).
+pub const MAX_PROMOTION_MARKERS: i64 = 500;
+
+/// The promotions of a prompt of the organization in `[from, to)` (ms), as
+/// chart markers, oldest first; at most [`MAX_PROMOTION_MARKERS`], the newest.
+pub async fn promotions(
+    db: &Db,
+    organization_id: &str,
+    prompt_id: &str,
+    from: i64,
+    to: i64,
+) -> Result<Vec<PromotionMarker>, ApiError> {
+    let rows = db
+        .rows(
+            "SELECT id, actor, details, created_at FROM audit_log \
+             WHERE prompt_id = ? AND action = ? AND organization_id = ? \
+             AND created_at >= ? AND created_at < ? ORDER BY seq DESC LIMIT ?",
+            [
+                Value::Text(prompt_id.to_owned()),
+                Value::Text(actions::PROMPT_PROMOTE.to_owned()),
+                Value::Text(organization_id.to_owned()),
+                Value::Integer(from),
+                Value::Integer(to),
+                Value::Integer(MAX_PROMOTION_MARKERS),
+            ],
+        )
+        .await?;
+    let mut markers = rows
+        .iter()
+        .map(|row| {
+            let details: serde_json::Value = row.json(2)?;
+            let text = |key: &str| details[key].as_str().map(str::to_owned);
+            Ok(PromotionMarker {
+                at: rfc3339_millis(row.int(3)?),
+                audit_entry_id: row.text(0)?,
+                actor: row.text(1)?,
+                from_version_id: text("previousVersionId"),
+                from_version: text("previousVersion"),
+                to_version_id: text("versionId"),
+                to_version: text("version"),
+                revert: details["revert"].as_bool().unwrap_or(false),
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    markers.reverse();
+    Ok(markers)
 }

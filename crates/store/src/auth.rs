@@ -7,7 +7,7 @@
 //! missing → 403. All 401s share the code `UNAUTHORIZED` with a message
 //! saying which case it was; none reveals anything about other tokens.
 
-use prompthelm_component_kit::{ApiError, host_errors};
+use prompthelm_component_kit::{ApiError, variables};
 use prompthelm_domain::auth::{Scope, grants, hash_token, is_token_format, parse_bearer};
 use prompthelm_domain::ids::DEFAULT_ORGANIZATION;
 use spin_sdk::sqlite::Value;
@@ -83,12 +83,7 @@ impl Principal {
 
 /// Reads a Spin variable; `None` when it is empty.
 async fn variable(name: &str) -> Result<Option<String>, ApiError> {
-    let value = spin_sdk::variables::get(name).await.map_err(|e| {
-        ApiError::internal(format!(
-            "variable {name} is not available to this component: {}",
-            host_errors::variables(&e)
-        ))
-    })?;
+    let value = variables::get(name).await?;
     Ok((!value.is_empty()).then_some(value))
 }
 

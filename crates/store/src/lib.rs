@@ -19,6 +19,7 @@ pub mod db;
 pub mod executions;
 pub mod prompts;
 pub mod rate_limit;
+pub mod rollups;
 pub mod tokens;
 pub mod versions;
 

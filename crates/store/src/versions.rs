@@ -3,6 +3,8 @@
 //! the production pointer. Nothing here updates or deletes a version row
 //! (the schema's triggers refuse it anyway).
 
+use std::collections::HashMap;
+
 use prompthelm_component_kit::{ApiError, random_bytes};
 use prompthelm_domain::compare::VersionContent;
 use prompthelm_domain::envelope::codes;
@@ -330,4 +332,23 @@ pub async fn promote(
         audit_entry_id: Some(audit_entry_id),
         generation: generation(db, prompt_id).await?,
     })
+}
+
+/// The semver label of each version of a prompt of the organization, by id.
+pub async fn labels(
+    db: &Db,
+    organization_id: &str,
+    prompt_id: &str,
+) -> Result<HashMap<String, String>, ApiError> {
+    db.rows(
+        "SELECT id, version FROM prompt_versions WHERE organization_id = ? AND prompt_id = ?",
+        [
+            Value::Text(organization_id.to_owned()),
+            Value::Text(prompt_id.to_owned()),
+        ],
+    )
+    .await?
+    .iter()
+    .map(|row| Ok((row.text(0)?, row.text(1)?)))
+    .collect()
 }

@@ -1,0 +1,366 @@
+//! `GET /api/v1/prompts/:id/analytics`, the pure part: the query's window
+//! ([`parse_window`]) and the report served ([`Report`]), built from
+//! [`rollup::summarize`](crate::rollup::summarize) and the promotions of
+//! the audit log.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::latency::RELATIVE_ACCURACY;
+use crate::rollup::{Analytics, DAY_MS, Granularity, HOUR_MS, Summary, UNATTRIBUTED, Window};
+use crate::time::rfc3339_millis;
+
+/// Windows up to this long default to hour buckets; longer ones to days.
+pub const HOURLY_UP_TO_MS: i64 = 7 * DAY_MS;
+
+/// The window named by `window` (`24h`, `7d`, `30d` or `custom`; default
+/// `24h`), with `from`/`to` (ms) for `custom` only and `bucket` (`hour` or
+/// `day`; default `hour` up to 7 days, else `day`). `now` is the request's
+/// time. Errors are 400 messages naming the parameter.
+pub fn parse_window(
+    window: Option<&str>,
+    from: Option<i64>,
+    to: Option<i64>,
+    bucket: Option<&str>,
+    now: i64,
+) -> Result<(String, Window), String> {
+    let kind = window.unwrap_or("24h");
+    let span = match kind {
+        "24h" => Some(24 * HOUR_MS),
+        "7d" => Some(7 * DAY_MS),
+        "30d" => Some(30 * DAY_MS),
+        "custom" => None,
+        other => {
+            return Err(format!(
+                "window must be one of 24h, 7d, 30d, custom; not {other:?}"
+            ));
+        }
+    };
+    let granularity = |span_ms: i64| match bucket {
+        None if span_ms <= HOURLY_UP_TO_MS => Ok(Granularity::Hour),
+        None => Ok(Granularity::Day),
+        Some("hour") => Ok(Granularity::Hour),
+        Some("day") => Ok(Granularity::Day),
+        Some(other) => Err(format!("bucket must be hour or day; not {other:?}")),
+    };
+    let window = match (span, from, to) {
+        (Some(span), None, None) => Window::last(now, span, granularity(span)?),
+        (Some(_), _, _) => {
+            return Err(format!(
+                "from and to are for window=custom only; window={kind} ends now"
+            ));
+        }
+        (None, Some(from), Some(to)) => {
+            Window::custom(from, to, granularity(to.saturating_sub(from))?)
+        }
+        (None, _, _) => return Err("window=custom needs both from and to".to_owned()),
+    }
+    .map_err(|e| e.to_string())?;
+    Ok((kind.to_owned(), window))
+}
+
+/// A promotion of the prompt, from its audit entry: a marker on the charts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PromotionMarker {
+    pub at: String,
+    pub audit_entry_id: String,
+    pub actor: String,
+    pub from_version_id: Option<String>,
+    pub from_version: Option<String>,
+    pub to_version_id: Option<String>,
+    pub to_version: Option<String>,
+    /// The promoted version had been production before: a rollback.
+    pub revert: bool,
+}
+
+/// Figures of a set of calls, as served.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Figures {
+    pub calls: u64,
+    pub successes: u64,
+    pub errors: u64,
+    /// `successes / calls`, 0 to 1; `null` without calls.
+    pub success_rate: Option<f64>,
+    /// Percentiles within [`RELATIVE_ACCURACY`] of the exact ones.
+    pub p50_latency_ms: Option<f64>,
+    pub p95_latency_ms: Option<f64>,
+    pub p99_latency_ms: Option<f64>,
+    pub mean_latency_ms: Option<f64>,
+    /// USD.
+    pub cost_total: f64,
+    pub cost_per_call: Option<f64>,
+    /// Calls whose model has no price (counted as 0 in the cost).
+    pub cost_unknown_calls: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cached_input_tokens: u64,
+    /// Most frequent first.
+    pub error_codes: Vec<ErrorCount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorCount {
+    pub error_code: String,
+    pub count: u64,
+}
+
+impl From<Summary> for Figures {
+    fn from(s: Summary) -> Self {
+        Figures {
+            calls: s.calls,
+            successes: s.successes,
+            errors: s.errors,
+            success_rate: s.success_rate,
+            p50_latency_ms: s.latency_p50_ms,
+            p95_latency_ms: s.latency_p95_ms,
+            p99_latency_ms: s.latency_p99_ms,
+            mean_latency_ms: s.latency_mean_ms,
+            cost_total: s.cost_usd,
+            cost_per_call: s.cost_usd_per_call,
+            cost_unknown_calls: s.cost_unknown_calls,
+            input_tokens: s.input_tokens,
+            output_tokens: s.output_tokens,
+            cached_input_tokens: s.cached_input_tokens,
+            error_codes: s
+                .error_codes
+                .into_iter()
+                .map(|(error_code, count)| ErrorCount { error_code, count })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WindowReport {
+    /// `24h`, `7d`, `30d` or `custom`.
+    pub kind: String,
+    /// Whole buckets: `from` is the first bucket's start, `to` the end of
+    /// the last (the current bucket, still filling, for the named windows).
+    pub from: String,
+    pub to: String,
+    /// `hour` or `day` (UTC days).
+    pub bucket: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BucketReport {
+    pub start: String,
+    pub end: String,
+    #[serde(flatten)]
+    pub figures: Figures,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionReport {
+    /// `null` for calls that resolved no version (they failed first).
+    pub version_id: Option<String>,
+    /// The semver label, when the version is known.
+    pub version: Option<String>,
+    /// The first and last hour of the window with a call of this version.
+    pub first_call_hour: String,
+    pub last_call_hour: String,
+    #[serde(flatten)]
+    pub figures: Figures,
+}
+
+/// The analytics answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub prompt_id: String,
+    /// The `versionId` filter, if given.
+    pub version_id: Option<String>,
+    pub window: WindowReport,
+    /// The bound on every percentile's relative error (0.01 = 1 %).
+    pub latency_relative_accuracy: f64,
+    pub totals: Figures,
+    /// Every bucket of the window, oldest first, empty ones included.
+    pub buckets: Vec<BucketReport>,
+    /// In order of each version's first call in the window.
+    pub versions: Vec<VersionReport>,
+    /// Promotions of the prompt in the window, oldest first.
+    pub promotions: Vec<PromotionMarker>,
+}
+
+impl Report {
+    /// The report of `analytics` over `window`; `labels` maps version ids
+    /// to their semver.
+    pub fn new(
+        prompt_id: &str,
+        version_id: Option<&str>,
+        kind: String,
+        window: &Window,
+        analytics: Analytics,
+        labels: &HashMap<String, String>,
+        promotions: Vec<PromotionMarker>,
+    ) -> Report {
+        let size = window.granularity().millis();
+        Report {
+            prompt_id: prompt_id.to_owned(),
+            version_id: version_id.map(str::to_owned),
+            window: WindowReport {
+                kind,
+                from: rfc3339_millis(window.start()),
+                to: rfc3339_millis(window.end()),
+                bucket: match window.granularity() {
+                    Granularity::Hour => "hour",
+                    Granularity::Day => "day",
+                },
+            },
+            latency_relative_accuracy: RELATIVE_ACCURACY,
+            totals: analytics.total.into(),
+            buckets: analytics
+                .buckets
+                .into_iter()
+                .map(|b| BucketReport {
+                    start: rfc3339_millis(b.start),
+                    end: rfc3339_millis(b.start + size),
+                    figures: b.summary.into(),
+                })
+                .collect(),
+            versions: analytics
+                .versions
+                .into_iter()
+                .map(|v| {
+                    let id = (v.version_key != UNATTRIBUTED).then_some(v.version_key);
+                    VersionReport {
+                        version: id.as_ref().and_then(|id| labels.get(id).cloned()),
+                        version_id: id,
+                        first_call_hour: rfc3339_millis(v.first_hour),
+                        last_call_hour: rfc3339_millis(v.last_hour),
+                        figures: v.summary.into(),
+                    }
+                })
+                .collect(),
+            promotions,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rollup::{Execution, delta, summarize};
+
+    const NOW: i64 = 1_795_514_400_123; // 2026-11-24T10:00:00.123Z
+
+    #[test]
+    fn named_windows_end_with_the_current_bucket() {
+        let (kind, w) = parse_window(None, None, None, None, NOW).unwrap();
+        assert_eq!(kind, "24h");
+        assert_eq!(w.granularity(), Granularity::Hour);
+        assert_eq!(w.bucket_count(), 24);
+        assert_eq!(w.end(), 1_795_514_400_000 + HOUR_MS);
+        let (_, w) = parse_window(Some("7d"), None, None, None, NOW).unwrap();
+        assert_eq!(
+            (w.granularity(), w.bucket_count()),
+            (Granularity::Hour, 168)
+        );
+        let (_, w) = parse_window(Some("30d"), None, None, None, NOW).unwrap();
+        assert_eq!((w.granularity(), w.bucket_count()), (Granularity::Day, 30));
+        let (_, w) = parse_window(Some("30d"), None, None, Some("hour"), NOW).unwrap();
+        assert_eq!(w.bucket_count(), 720);
+        let (_, w) = parse_window(Some("24h"), None, None, Some("day"), NOW).unwrap();
+        assert_eq!(w.bucket_count(), 1);
+    }
+
+    #[test]
+    fn custom_windows_need_both_ends_and_at_most_90_days() {
+        let (kind, w) = parse_window(
+            Some("custom"),
+            Some(NOW - 3 * HOUR_MS),
+            Some(NOW),
+            None,
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(kind, "custom");
+        assert_eq!(w.bucket_count(), 4);
+        let (_, w) = parse_window(Some("custom"), Some(0), Some(80 * DAY_MS), None, NOW).unwrap();
+        assert_eq!(w.granularity(), Granularity::Day);
+        for (window, from, to, bucket, needle) in [
+            (Some("custom"), None, Some(NOW), None, "both from and to"),
+            (Some("custom"), Some(NOW), None, None, "both from and to"),
+            (Some("custom"), Some(0), Some(91 * DAY_MS), None, "90 days"),
+            (Some("custom"), Some(NOW), Some(NOW), None, "after"),
+            (Some("24h"), Some(0), None, None, "window=custom only"),
+            (Some("1y"), None, None, None, "24h, 7d, 30d, custom"),
+            (None, None, None, Some("minute"), "hour or day"),
+        ] {
+            let err = parse_window(window, from, to, bucket, NOW).unwrap_err();
+            assert!(err.contains(needle), "{err}");
+        }
+    }
+
+    #[test]
+    fn report_names_versions_and_bounds() {
+        let (kind, window) = parse_window(None, None, None, None, NOW).unwrap();
+        let call = |version: Option<&'static str>, success: bool, latency_ms: i64| Execution {
+            prompt_id: Some("prm_1"),
+            version_id: version,
+            created_at: NOW - 10,
+            success,
+            error_code: (!success).then_some("PROVIDER_TIMEOUT"),
+            latency_ms,
+            cost_usd: 0.5,
+            cost_known: true,
+            input_tokens: 3,
+            output_tokens: 4,
+            cached_input_tokens: 0,
+        };
+        let rows = [
+            delta(&call(Some("ver_a"), true, 100)),
+            delta(&call(Some("ver_a"), false, 300)),
+            delta(&call(None, false, 5)),
+        ];
+        let labels = HashMap::from([("ver_a".to_owned(), "1.0.0".to_owned())]);
+        let report = Report::new(
+            "prm_1",
+            None,
+            kind,
+            &window,
+            summarize(&window, &rows),
+            &labels,
+            vec![],
+        );
+        assert_eq!(report.buckets.len(), 24);
+        let last = report.buckets.last().unwrap();
+        assert_eq!(last.start, "2026-11-24T10:00:00.000Z");
+        assert_eq!(last.end, "2026-11-24T11:00:00.000Z");
+        assert_eq!(report.totals.calls, 3);
+        assert_eq!(report.totals.cost_total, 1.5);
+        assert_eq!(
+            report.totals.error_codes,
+            [ErrorCount {
+                error_code: "PROVIDER_TIMEOUT".into(),
+                count: 2
+            }]
+        );
+        let ids: Vec<_> = report
+            .versions
+            .iter()
+            .map(|v| {
+                (
+                    v.version_id.as_deref(),
+                    v.version.as_deref(),
+                    v.figures.calls,
+                )
+            })
+            .collect();
+        assert_eq!(ids, [(None, None, 1), (Some("ver_a"), Some("1.0.0"), 2)]);
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["window"]["bucket"], "hour");
+        assert_eq!(json["latencyRelativeAccuracy"], 0.01);
+        let p50 = json["versions"][1]["p50LatencyMs"].as_f64().unwrap();
+        assert!((p50 - 100.0).abs() <= 1.0, "{p50}");
+        assert_eq!(json["versions"][1]["successRate"], 0.5);
+        assert!(json["buckets"][0]["successRate"].is_null());
+    }
+}

@@ -1,0 +1,118 @@
+//! Reading the analytics rollups (`migrations/0004_rollups.sql`): the rows
+//! of one prompt over a window, as `prompthelm_domain::rollup::RollupRow`s
+//! for `rollup::summarize`. Nothing here writes: the schema's trigger on
+//! `execution_logs` keeps the rollups, in the gateway's own INSERT.
+//!
+//! Both queries are range scans of a primary-key prefix, so their cost
+//! grows with the hours × versions of the window, never with the calls.
+
+use std::collections::BTreeMap;
+
+use prompthelm_component_kit::ApiError;
+use prompthelm_domain::latency::LatencySketch;
+use prompthelm_domain::rollup::{Measures, RollupRow, Window};
+use spin_sdk::sqlite::Value;
+
+use crate::db::{Db, Row};
+
+/// The rollup rows (measures and error counts) of `prompt_id` in the
+/// organization whose hour falls in `window`, of one version if given.
+pub async fn read(
+    db: &Db,
+    organization_id: &str,
+    prompt_id: &str,
+    window: &Window,
+    version_id: Option<&str>,
+) -> Result<Vec<RollupRow>, ApiError> {
+    let mut params = vec![
+        Value::Text(organization_id.to_owned()),
+        Value::Text(prompt_id.to_owned()),
+        Value::Integer(window.start()),
+        Value::Integer(window.end()),
+    ];
+    let mut scope = String::from(
+        "WHERE organization_id = ? AND prompt_key = ? AND hour_start >= ? AND hour_start < ?",
+    );
+    if let Some(version_id) = version_id {
+        scope.push_str(" AND version_key = ?");
+        params.push(Value::Text(version_id.to_owned()));
+    }
+    let measures = db
+        .rows(
+            &format!(
+                "SELECT version_key, hour_start, calls, successes, latency_sum_ms, cost_usd_sum, \
+                 cost_unknown_calls, input_tokens, output_tokens, cached_input_tokens, \
+                 latency_sketch FROM execution_rollups {scope}"
+            ),
+            params.clone(),
+        )
+        .await?;
+    let errors = db
+        .rows(
+            &format!(
+                "SELECT version_key, hour_start, error_code, calls FROM execution_rollup_errors \
+                 {scope}"
+            ),
+            params,
+        )
+        .await?;
+    let mut rows = measures
+        .iter()
+        .map(|row| measures_row(prompt_id, row))
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.extend(error_rows(prompt_id, &errors)?);
+    Ok(rows)
+}
+
+fn count(row: &Row, i: usize) -> Result<u64, ApiError> {
+    let n = row.int(i)?;
+    u64::try_from(n).map_err(|_| ApiError::internal(format!("rollup column {i} is negative: {n}")))
+}
+
+fn measures_row(prompt_id: &str, row: &Row) -> Result<RollupRow, ApiError> {
+    let hour_start = row.int(1)?;
+    // A sketch that does not decode is a corrupt row (the trigger only ever
+    // writes valid ones): a 500 naming it, rather than percentiles that
+    // silently leave its calls out.
+    let latency = LatencySketch::decode(&row.text(10)?).map_err(|e| {
+        ApiError::internal(format!(
+            "the latency sketch of prompt {prompt_id}, hour {hour_start} does not decode: {}",
+            e.0
+        ))
+    })?;
+    Ok(RollupRow {
+        prompt_key: prompt_id.to_owned(),
+        version_key: row.text(0)?,
+        hour_start,
+        measures: Measures {
+            calls: count(row, 2)?,
+            successes: count(row, 3)?,
+            latency_sum_ms: count(row, 4)?,
+            cost_usd: row.opt_real(5)?.unwrap_or(0.0),
+            cost_unknown_calls: count(row, 6)?,
+            input_tokens: count(row, 7)?,
+            output_tokens: count(row, 8)?,
+            cached_input_tokens: count(row, 9)?,
+            latency,
+            error_codes: BTreeMap::new(),
+        },
+    })
+}
+
+/// Error rows become measures holding only their error code's count, which
+/// merge into the bucket and version like any other row.
+fn error_rows(prompt_id: &str, rows: &[Row]) -> Result<Vec<RollupRow>, ApiError> {
+    rows.iter()
+        .map(|row| {
+            Ok(RollupRow {
+                prompt_key: prompt_id.to_owned(),
+                version_key: row.text(0)?,
+                hour_start: row.int(1)?,
+                measures: Measures {
+                    error_codes: BTreeMap::from([(row.text(2)?, count(row, 3)?)]),
+                    ..Measures::default()
+                },
+            })
+        })
+        .collect()
+}
