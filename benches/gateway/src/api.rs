@@ -4,9 +4,10 @@ use std::io::{BufRead as _, BufReader};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
+use prompthelm_bench::children::PROVIDER_KEY;
+use prompthelm_bench::envelope::describe_failure;
 use serde_json::{Value, json};
 
-use crate::children::PROVIDER_KEY;
 use crate::load::{self, Outcome};
 
 /// The bench's prompt; the state dir is fresh, so the slug is free.
@@ -149,18 +150,6 @@ impl Endpoints {
     }
 }
 
-/// `404 NOT_FOUND: <message>` from the error envelope, or the raw body.
-fn describe_failure(status: u16, body: &str) -> String {
-    match serde_json::from_str::<Value>(body) {
-        Ok(envelope) if envelope["errorCode"].is_string() => format!(
-            "{status} {}: {}",
-            envelope["errorCode"].as_str().unwrap_or_default(),
-            envelope["message"].as_str().unwrap_or_default()
-        ),
-        _ => format!("{status}: {}", body.chars().take(300).collect::<String>()),
-    }
-}
-
 /// Creates the bench's prompt, saves a version that calls the stub's OpenAI
 /// model with one `{{name}}` variable, and promotes it to production.
 pub fn create_bench_prompt(host_url: &str, admin_token: &str) -> anyhow::Result<()> {
@@ -216,16 +205,4 @@ pub fn create_bench_prompt(host_url: &str, admin_token: &str) -> anyhow::Result<
         200,
     )?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn failures_name_the_status_and_the_error_code() {
-        let envelope = r#"{"statusCode":404,"errorCode":"NOT_FOUND","message":"No route","requestId":"req_1"}"#;
-        assert_eq!(describe_failure(404, envelope), "404 NOT_FOUND: No route");
-        assert_eq!(describe_failure(502, "Bad Gateway"), "502: Bad Gateway");
-    }
 }

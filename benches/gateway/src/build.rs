@@ -1,5 +1,5 @@
-//! Builds what the bench runs: the release `prompthelm` and `stub-provider`
-//! binaries, and the app's wasm components.
+//! Builds what a bench runs: release binaries (`prompthelm`, the stub
+//! provider) and the app's wasm components.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -10,7 +10,7 @@ use anyhow::{Context as _, bail};
 /// Where the workspace and the built artifacts are.
 pub struct Paths {
     pub workspace: PathBuf,
-    /// The bench's own target dir (`<target>/<profile>/prompthelm-bench`),
+    /// The bench's own target dir (`<target>/<profile>/<bench binary>`),
     /// so the release binaries it builds sit beside it.
     target_dir: PathBuf,
 }
@@ -51,22 +51,21 @@ impl Paths {
     }
 }
 
-/// Builds the release host and stub; cargo skips the work when they are
-/// current, so a stale binary never gets measured.
-pub fn native_binaries(paths: &Paths) -> anyhow::Result<()> {
+/// Builds the release binaries of `packages` (e.g. `prompthelm`,
+/// `stub-provider`); cargo skips the work when they are current, so a stale
+/// binary never gets measured.
+pub fn native_binaries(paths: &Paths, packages: &[&str]) -> anyhow::Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     let mut cmd = Command::new(cargo);
-    cmd.args([
-        "build",
-        "--release",
-        "-p",
-        "prompthelm",
-        "-p",
-        "stub-provider",
-    ])
-    .current_dir(&paths.workspace)
-    .env("CARGO_TARGET_DIR", &paths.target_dir);
-    run(cmd, "cargo build --release -p prompthelm -p stub-provider")
+    cmd.args(["build", "--release"])
+        .args(packages.iter().flat_map(|p| ["-p", p]))
+        .current_dir(&paths.workspace)
+        .env("CARGO_TARGET_DIR", &paths.target_dir);
+    let what = packages
+        .iter()
+        .map(|p| format!(" -p {p}"))
+        .collect::<String>();
+    run(cmd, &format!("cargo build --release{what}"))
 }
 
 /// Builds the components with `prompthelm build`, which runs each

@@ -163,8 +163,8 @@ impl Stub {
     }
 }
 
-/// `prompthelm up` on a free loopback port, with the first admin token it
-/// printed for its empty state.
+/// `prompthelm up` on a free loopback port, with an admin token: the first
+/// one it printed for its empty state, or the bootstrap token it was given.
 pub struct Host {
     pub process: Process,
     pub base_url: String,
@@ -175,6 +175,8 @@ pub struct Host {
 pub const PROVIDER_KEY: &str = "sk-bench";
 
 impl Host {
+    /// The host for an empty `state_dir`, calling `stub_url` as OpenAI; the
+    /// admin token is the one it prints.
     pub fn start(
         binary: &Path,
         manifest: &Path,
@@ -182,23 +184,37 @@ impl Host {
         compile_cache: &Path,
         stub_url: &str,
     ) -> anyhow::Result<Host> {
-        let mut cmd = Command::new(binary);
-        cmd.arg("up")
-            .arg("--manifest")
-            .arg(manifest)
-            .args(["--listen", "127.0.0.1:0"])
-            .arg("--state-dir")
-            .arg(state_dir)
-            .arg("--cache-dir")
-            .arg(compile_cache)
-            .env("SPIN_VARIABLE_OPENAI_BASE_URL", stub_url)
+        let mut cmd = up_command(binary, manifest, state_dir, compile_cache);
+        cmd.env("SPIN_VARIABLE_OPENAI_BASE_URL", stub_url)
             .env("SPIN_VARIABLE_OPENAI_API_KEY", PROVIDER_KEY)
             // The bench makes thousands of calls a minute with one token.
             .env("SPIN_VARIABLE_GATEWAY_RATE_LIMIT_PER_MINUTE", "0");
+        Host::serve(cmd, None)
+    }
+
+    /// The host with `token` (`phk_` + 32 hex) as its `bootstrap_token`, an
+    /// admin of the default organization. It prints no token of its own,
+    /// and the same token works again when it restarts on the same state.
+    pub fn start_with_bootstrap_token(
+        binary: &Path,
+        manifest: &Path,
+        state_dir: &Path,
+        compile_cache: &Path,
+        token: &str,
+    ) -> anyhow::Result<Host> {
+        let mut cmd = up_command(binary, manifest, state_dir, compile_cache);
+        cmd.arg("--variable")
+            .arg(format!("bootstrap_token={token}"));
+        Host::serve(cmd, Some(token))
+    }
+
+    /// Spawns `cmd` and waits until it serves, and printed its admin token
+    /// unless `known_token` is given.
+    fn serve(cmd: Command, known_token: Option<&str>) -> anyhow::Result<Host> {
         let mut process = Process::spawn("prompthelm up", cmd)?;
         // The token line (stderr) and the "Serving" line (stdout) come in
         // either order, each whole because the streams are read by line.
-        let (mut base_url, mut admin_token) = (None, None);
+        let (mut base_url, mut admin_token) = (None, known_token.map(str::to_owned));
         process.read_until(|pipe, text| {
             match pipe {
                 Pipe::Stdout => {
@@ -220,4 +236,18 @@ impl Host {
             admin_token: admin_token.expect("read above"),
         })
     }
+}
+
+/// `prompthelm up` of `manifest` on a free loopback port.
+fn up_command(binary: &Path, manifest: &Path, state_dir: &Path, compile_cache: &Path) -> Command {
+    let mut cmd = Command::new(binary);
+    cmd.arg("up")
+        .arg("--manifest")
+        .arg(manifest)
+        .args(["--listen", "127.0.0.1:0"])
+        .arg("--state-dir")
+        .arg(state_dir)
+        .arg("--cache-dir")
+        .arg(compile_cache);
+    cmd
 }

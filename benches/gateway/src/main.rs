@@ -8,8 +8,6 @@
 //! host's memory, and stops the processes it started.
 
 mod api;
-mod build;
-mod children;
 mod load;
 mod procfs;
 mod report;
@@ -20,9 +18,10 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
+use prompthelm_bench::build;
+use prompthelm_bench::children::{Host, Stub};
 
 use crate::api::{Endpoints, Target};
-use crate::children::{Host, Stub};
 use crate::load::Plan;
 use crate::report::{Report, Row};
 
@@ -63,7 +62,7 @@ const RUNS: [(Target, usize); 7] = [
 fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     let paths = build::Paths::locate()?;
-    build::native_binaries(&paths)?;
+    build::native_binaries(&paths, &["prompthelm", "stub-provider"])?;
     build::components(&paths)?;
 
     let stub = Stub::start(&paths.stub_binary())?;

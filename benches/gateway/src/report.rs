@@ -1,7 +1,8 @@
 //! The Markdown report: the machine, one row per run, what the gateway adds.
 
 use std::fmt::Write as _;
-use std::time::{SystemTime, UNIX_EPOCH};
+
+use prompthelm_bench::machine::machine;
 
 use crate::api::Target;
 use crate::load::Measured;
@@ -110,32 +111,4 @@ impl Report {
         }
         md
     }
-}
-
-/// CPU model, core count, OS and kernel, and the UTC date.
-fn machine() -> String {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu = cpuinfo
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("model name")?
-                .split_once(':')
-                .map(|(_, v)| v.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".to_owned());
-    let cores = std::thread::available_parallelism().map_or(0, usize::from);
-    let os = std::fs::read_to_string("/etc/os-release")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| Some(l.strip_prefix("PRETTY_NAME=")?.trim_matches('"').to_owned()))
-        .unwrap_or_else(|| "Linux".to_owned());
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    let date = &prompthelm_domain::time::rfc3339_millis(now_ms)[..10];
-    format!(
-        "{cpu}, {cores} cores, {os}, kernel {}, {date}",
-        kernel.trim()
-    )
 }
