@@ -183,7 +183,7 @@ fn a_bad_promotion_shows_in_analytics_and_logs_and_a_rollback_restores_them() {
 fn version_figures(report: &Value, vid: &str) -> Value {
     let mut v = version(report, vid).clone();
     let o = v.as_object_mut().unwrap();
-    for key in ["versionId", "version", "firstCallHour", "lastCallHour"] {
+    for key in ["versionId", "version", "firstCallBucket", "lastCallBucket"] {
         o.remove(key);
     }
     v

@@ -49,6 +49,17 @@ pub fn build_components() {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
+        // One start per manifest fills the shared compiled-code cache, so
+        // the tests that start first (one per test thread) do not all
+        // compile every component at once.
+        for manifest in [app_manifest(), probe_manifest()] {
+            match Runtime::spawn(Options::new(manifest.clone())) {
+                Ok(rt) => {
+                    rt.stop();
+                }
+                Err(f) => panic!("warming up {}:\n{}", manifest.display(), f.stderr),
+            }
+        }
     });
 }
 
@@ -112,6 +123,11 @@ impl Runtime {
 
     pub fn start(opts: Options) -> Result<Runtime, StartFailure> {
         build_components();
+        Self::spawn(opts)
+    }
+
+    /// Starts `prompthelm up` on components already built.
+    fn spawn(opts: Options) -> Result<Runtime, StartFailure> {
         let (temp, state_dir) = match opts.state_dir {
             Some(dir) => (None, dir),
             None => {

@@ -9,7 +9,9 @@ use std::time::Instant;
 use anyhow::Context as _;
 use prompthelm_domain::analytics::Report;
 use prompthelm_domain::latency::{LatencySketch, RELATIVE_ACCURACY, nearest_rank};
-use prompthelm_domain::rollup::{Granularity, Measures, RollupRow, Window, summarize};
+use prompthelm_domain::rollup::{
+    Granularity, Measures, RollupRow, RollupTables, Window, summarize,
+};
 use prompthelm_domain::time::parse_timestamp;
 use rusqlite::{Connection, OpenFlags, params};
 use serde_json::Value;
@@ -127,20 +129,29 @@ fn check_analytics(
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     let window_params = params![setup.organization_id, setup.prompt_id, from, to];
+    let RollupTables {
+        measures: measures_table,
+        errors: errors_table,
+        start,
+    } = granularity.tables();
     let rollup_rows: i64 = conn.query_row(
-        "SELECT (SELECT count(*) FROM execution_rollups WHERE organization_id = ?1 \
-           AND prompt_key = ?2 AND hour_start >= ?3 AND hour_start < ?4) \
-         + (SELECT count(*) FROM execution_rollup_errors WHERE organization_id = ?1 \
-           AND prompt_key = ?2 AND hour_start >= ?3 AND hour_start < ?4)",
+        &format!(
+            "SELECT (SELECT count(*) FROM {measures_table} WHERE organization_id = ?1 \
+               AND prompt_key = ?2 AND {start} >= ?3 AND {start} < ?4) \
+             + (SELECT count(*) FROM {errors_table} WHERE organization_id = ?1 \
+               AND prompt_key = ?2 AND {start} >= ?3 AND {start} < ?4)"
+        ),
         window_params,
         |r| r.get(0),
     )?;
     // The sketches' size is what grows with the calls (busier hours fill
     // more latency buckets), while the rows stay hours × versions.
     let sketch_entries: i64 = conn.query_row(
-        "SELECT coalesce(sum((SELECT count(*) FROM json_each(latency_sketch, '$.b'))), 0) \
-         FROM execution_rollups WHERE organization_id = ?1 AND prompt_key = ?2 \
-           AND hour_start >= ?3 AND hour_start < ?4",
+        &format!(
+            "SELECT coalesce(sum((SELECT count(*) FROM json_each(latency_sketch, '$.b'))), 0) \
+             FROM {measures_table} WHERE organization_id = ?1 AND prompt_key = ?2 \
+               AND {start} >= ?3 AND {start} < ?4"
+        ),
         window_params,
         |r| r.get(0),
     )?;
@@ -234,16 +245,20 @@ fn native_ms(
     window: &Window,
     kind: &str,
 ) -> anyhow::Result<(f64, f64)> {
-    const SCOPE: &str =
-        "WHERE organization_id = ? AND prompt_key = ? AND hour_start >= ? AND hour_start < ?";
+    let RollupTables {
+        measures: measures_table,
+        errors: errors_table,
+        start,
+    } = window.granularity().tables();
+    let scope_sql =
+        format!("WHERE organization_id = ? AND prompt_key = ? AND {start} >= ? AND {start} < ?");
     let measures_sql = format!(
-        "SELECT version_key, hour_start, calls, successes, latency_sum_ms, cost_usd_sum, \
+        "SELECT version_key, {start}, calls, successes, latency_sum_ms, cost_usd_sum, \
          cost_unknown_calls, input_tokens, output_tokens, cached_input_tokens, \
-         latency_sketch FROM execution_rollups {SCOPE}"
+         latency_sketch FROM {measures_table} {scope_sql}"
     );
-    let errors_sql = format!(
-        "SELECT version_key, hour_start, error_code, calls FROM execution_rollup_errors {SCOPE}"
-    );
+    let errors_sql =
+        format!("SELECT version_key, {start}, error_code, calls FROM {errors_table} {scope_sql}");
     let scope = params![
         setup.organization_id,
         setup.prompt_id,
@@ -281,13 +296,12 @@ fn native_ms(
 
         // As `store::rollups::measures_row` and `error_rows` build them.
         let mut rows = Vec::with_capacity(measures.len() + errors.len());
-        for (version_key, hour_start, [calls, successes, latency], cost, counts, sketch) in measures
-        {
+        for (version_key, start, [calls, successes, latency], cost, counts, sketch) in measures {
             let [unknown, input, output, cached] = counts.map(|n| n as u64);
             rows.push(RollupRow {
                 prompt_key: setup.prompt_id.clone(),
                 version_key,
-                hour_start,
+                start,
                 measures: Measures {
                     calls: calls as u64,
                     successes: successes as u64,
@@ -303,11 +317,11 @@ fn native_ms(
                 },
             });
         }
-        for (version_key, hour_start, code, calls) in errors {
+        for (version_key, start, code, calls) in errors {
             rows.push(RollupRow {
                 prompt_key: setup.prompt_id.clone(),
                 version_key,
-                hour_start,
+                start,
                 measures: Measures {
                     error_codes: BTreeMap::from([(code, calls as u64)]),
                     ..Measures::default()

@@ -24,9 +24,9 @@ pub const SLOW_ERRORS: &str = "status = 'error' AND latencyMs > 2000";
 /// The logs page size measured.
 pub const LOGS_LIMIT: usize = 50;
 
-/// In report order: the analytics windows (their default buckets, then 30
-/// days by hour, the most buckets), then the logs list, for comparison.
-pub const QUERIES: [Query; 6] = [
+/// In report order: the analytics windows (their default buckets, then 7
+/// and 30 days by hour, the most buckets), then the logs list, for comparison.
+pub const QUERIES: [Query; 7] = [
     Query::Analytics {
         window: "24h",
         bucket: None,
@@ -38,6 +38,10 @@ pub const QUERIES: [Query; 6] = [
     Query::Analytics {
         window: "30d",
         bucket: None,
+    },
+    Query::Analytics {
+        window: "7d",
+        bucket: Some("hour"),
     },
     Query::Analytics {
         window: "30d",
@@ -204,10 +208,10 @@ mod tests {
 
     #[test]
     fn logs_queries_carry_the_filter_as_a_parameter() {
-        let (path, query) = QUERIES[5].request("prm_1");
+        let (path, query) = QUERIES[6].request("prm_1");
         assert_eq!(path, "/execution-logs");
         assert!(query.contains(&("q", SLOW_ERRORS.to_owned())));
-        let (path, query) = QUERIES[3].request("prm_1");
+        let (path, query) = QUERIES[4].request("prm_1");
         assert_eq!(path, "/prompts/prm_1/analytics");
         assert_eq!(
             query,

@@ -144,11 +144,11 @@ impl Report {
         md.push_str(
             "\nEach number of calls gets a fresh state: the prompt, 3 versions and 4 promotions \
              (one a rollback) through the API, then the calls written straight into \
-             `execution_logs` with the host stopped (one transaction; the rollup trigger fills \
-             `execution_rollups`), then the host restarted and queried. The calls are spread \
+             `execution_logs` with the host stopped (one transaction; the rollup triggers fill the hourly and \
+             daily rollup tables), then the host restarted and queried. The calls are spread \
              over the last 30 days: 96 % through the prompt, across its versions in every hour, \
-             4 % ad hoc; log-normal latencies (median 1 s), 5 % errors. `7d` defaults to hour \
-             buckets, `30d` to day buckets. Rollup rows are those of the prompt in the window \
+             4 % ad hoc; log-normal latencies (median 1 s), 5 % errors. `24h` defaults to hour \
+             buckets (hourly rollups), `7d` and `30d` to day buckets (daily rollups). Rollup rows are those of the prompt in the window \
              (measures plus error counts). \"Natively\": the component's two rollup SELECTs, \
              then the same rows decoded, summarized and serialized with `prompthelm-domain`, in \
              this process on the same file (median of 5); the rest of the HTTP time is the \

@@ -11,12 +11,14 @@ use crate::latency::RELATIVE_ACCURACY;
 use crate::rollup::{Analytics, DAY_MS, Granularity, HOUR_MS, Summary, UNATTRIBUTED, Window};
 use crate::time::rfc3339_millis;
 
-/// Windows up to this long default to hour buckets; longer ones to days.
-pub const HOURLY_UP_TO_MS: i64 = 7 * DAY_MS;
+/// Windows up to this long default to hour buckets; longer ones to days,
+/// which read one daily rollup row per version and day instead of 24
+/// hourly ones.
+pub const HOURLY_UP_TO_MS: i64 = 2 * DAY_MS;
 
 /// The window named by `window` (`24h`, `7d`, `30d` or `custom`; default
 /// `24h`), with `from`/`to` (ms) for `custom` only and `bucket` (`hour` or
-/// `day`; default `hour` up to 7 days, else `day`). `now` is the request's
+/// `day`; default `hour` up to 2 days, else `day`). `now` is the request's
 /// time. Errors are 400 messages naming the parameter.
 pub fn parse_window(
     window: Option<&str>,
@@ -163,9 +165,10 @@ pub struct VersionReport {
     pub version_id: Option<String>,
     /// The semver label, when the version is known.
     pub version: Option<String>,
-    /// The first and last hour of the window with a call of this version.
-    pub first_call_hour: String,
-    pub last_call_hour: String,
+    /// The start of the first and the last bucket with a call of this
+    /// version.
+    pub first_call_bucket: String,
+    pub last_call_bucket: String,
     #[serde(flatten)]
     pub figures: Figures,
 }
@@ -201,7 +204,8 @@ impl Report {
         labels: &HashMap<String, String>,
         promotions: Vec<PromotionMarker>,
     ) -> Report {
-        let size = window.granularity().millis();
+        let granularity = window.granularity();
+        let size = granularity.millis();
         Report {
             prompt_id: prompt_id.to_owned(),
             version_id: version_id.map(str::to_owned),
@@ -233,8 +237,8 @@ impl Report {
                     VersionReport {
                         version: id.as_ref().and_then(|id| labels.get(id).cloned()),
                         version_id: id,
-                        first_call_hour: rfc3339_millis(v.first_hour),
-                        last_call_hour: rfc3339_millis(v.last_hour),
+                        first_call_bucket: rfc3339_millis(granularity.bucket_start(v.first_active)),
+                        last_call_bucket: rfc3339_millis(granularity.bucket_start(v.last_active)),
                         figures: v.summary.into(),
                     }
                 })
@@ -259,6 +263,8 @@ mod tests {
         assert_eq!(w.bucket_count(), 24);
         assert_eq!(w.end(), 1_795_514_400_000 + HOUR_MS);
         let (_, w) = parse_window(Some("7d"), None, None, None, NOW).unwrap();
+        assert_eq!((w.granularity(), w.bucket_count()), (Granularity::Day, 7));
+        let (_, w) = parse_window(Some("7d"), None, None, Some("hour"), NOW).unwrap();
         assert_eq!(
             (w.granularity(), w.bucket_count()),
             (Granularity::Hour, 168)

@@ -272,18 +272,19 @@ impl LatencySketch {
     /// non-negative integer counts adding up to at most `u64::MAX`, is an
     /// error.
     pub fn decode(text: &str) -> Result<LatencySketch, SketchError> {
-        let stored: stored::Sketch =
-            serde_json::from_str(text).map_err(|e| SketchError(e.to_string()))?;
+        let stored = stored::parse(text).map_err(SketchError)?;
         if stored.v != FORMAT_VERSION {
             return Err(SketchError(format!(
                 "unsupported sketch format version {} (this build reads {FORMAT_VERSION})",
                 stored.v
             )));
         }
-        let mut pairs = stored.b.0;
+        let mut pairs = stored.b;
         // SQLite appends keys in first-seen order: sort, then fill one
         // dense vector (adding out of order would shift it again and again).
-        pairs.sort_unstable();
+        if !pairs.is_sorted() {
+            pairs.sort_unstable();
+        }
         if let Some(twice) = pairs.windows(2).find(|w| w[0].0 == w[1].0) {
             return Err(SketchError(format!("bucket {} appears twice", twice[0].0)));
         }
@@ -345,56 +346,163 @@ impl fmt::Display for SketchError {
 impl std::error::Error for SketchError {}
 
 /// The stored form, as serde reads it.
+/// The stored form's reader: a strict parser of exactly what `encode` and
+/// SQLite's `json_set` write (any key order, JSON whitespace), by hand
+/// because analytics decode tens of thousands of entries per query and a
+/// generic JSON deserializer spends most of its time on what this format
+/// never holds. Anything else is an error naming the byte offset.
 mod stored {
-    use std::fmt;
-
-    use serde::Deserialize;
-    use serde::de::{self, MapAccess, Visitor};
-
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
+    /// `v` and the `(index, count)` pairs of `b`, in the order read.
     pub(super) struct Sketch {
         pub v: u64,
-        pub b: Buckets,
+        pub b: Vec<(u32, u64)>,
     }
 
-    /// `(index, count)` pairs in the order read.
-    pub(super) struct Buckets(pub Vec<(u32, u64)>);
-
-    impl<'de> Deserialize<'de> for Buckets {
-        fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            deserializer.deserialize_map(BucketsVisitor)
-        }
-    }
-
-    struct BucketsVisitor;
-
-    impl<'de> Visitor<'de> for BucketsVisitor {
-        type Value = Buckets;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("an object of bucket indexes to counts")
-        }
-
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Buckets, A::Error> {
-            let mut pairs = Vec::new();
-            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                let index = parse_index(&key).ok_or_else(|| {
-                    de::Error::custom(format!("bucket key {key:?} is not a canonical index"))
-                })?;
-                let count: u64 = map.next_value()?;
-                pairs.push((index, count));
+    pub(super) fn parse(text: &str) -> Result<Sketch, String> {
+        let mut p = Parser {
+            bytes: text.as_bytes(),
+            at: 0,
+        };
+        let (mut v, mut b) = (None, None);
+        p.expect(b'{')?;
+        if !p.eat(b'}') {
+            loop {
+                match p.string()? {
+                    "v" if v.is_none() => {
+                        p.expect(b':')?;
+                        v = Some(p.unsigned()?);
+                    }
+                    "b" if b.is_none() => {
+                        p.expect(b':')?;
+                        b = Some(p.buckets()?);
+                    }
+                    other => return Err(p.error(&format!("unexpected key {other:?}"))),
+                }
+                if !p.eat(b',') {
+                    p.expect(b'}')?;
+                    break;
+                }
             }
-            Ok(Buckets(pairs))
+        }
+        p.skip_whitespace();
+        if p.at != p.bytes.len() {
+            return Err(p.error("trailing characters"));
+        }
+        match (v, b) {
+            (Some(v), Some(b)) => Ok(Sketch { v, b }),
+            _ => Err("a sketch needs both `v` and `b`".to_owned()),
+        }
+    }
+
+    struct Parser<'a> {
+        bytes: &'a [u8],
+        at: usize,
+    }
+
+    impl<'a> Parser<'a> {
+        fn error(&self, what: &str) -> String {
+            format!("{what} at byte {}", self.at)
+        }
+
+        fn skip_whitespace(&mut self) {
+            while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.at) {
+                self.at += 1;
+            }
+        }
+
+        /// Skips whitespace, then consumes `byte` if it is next.
+        fn eat(&mut self, byte: u8) -> bool {
+            self.skip_whitespace();
+            let next = self.bytes.get(self.at) == Some(&byte);
+            if next {
+                self.at += 1;
+            }
+            next
+        }
+
+        fn expect(&mut self, byte: u8) -> Result<(), String> {
+            if self.eat(byte) {
+                Ok(())
+            } else {
+                Err(self.error(&format!("expected `{}`", byte as char)))
+            }
+        }
+
+        /// A string without escapes (the format has none).
+        fn string(&mut self) -> Result<&'a str, String> {
+            self.expect(b'"')?;
+            let start = self.at;
+            let len = self.bytes[start..]
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\')
+                .ok_or_else(|| self.error("unterminated string"))?;
+            self.at = start + len;
+            if self.bytes[self.at] == b'\\' {
+                return Err(self.error("escapes are not part of the format"));
+            }
+            self.at += 1;
+            // The text is a &str and the slice ends before an ASCII quote,
+            // so it is valid UTF-8.
+            std::str::from_utf8(&self.bytes[start..start + len])
+                .map_err(|_| self.error("invalid UTF-8"))
+        }
+
+        /// A JSON number that is a whole `u64`: digits, no sign, no leading
+        /// zero, no fraction or exponent.
+        fn unsigned(&mut self) -> Result<u64, String> {
+            self.skip_whitespace();
+            let start = self.at;
+            while self.bytes.get(self.at).is_some_and(u8::is_ascii_digit) {
+                self.at += 1;
+            }
+            let digits = &self.bytes[start..self.at];
+            if digits.is_empty() || (digits.len() > 1 && digits[0] == b'0') {
+                return Err(self.error("expected a whole number"));
+            }
+            if let Some(b'.' | b'e' | b'E') = self.bytes.get(self.at) {
+                return Err(self.error("expected a whole number"));
+            }
+            digits
+                .iter()
+                .try_fold(0u64, |n, d| {
+                    n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+                })
+                .ok_or_else(|| self.error("the number does not fit in 64 bits"))
+        }
+
+        /// `{"<index>": <count>, ...}`.
+        fn buckets(&mut self) -> Result<Vec<(u32, u64)>, String> {
+            let mut pairs = Vec::new();
+            self.expect(b'{')?;
+            if self.eat(b'}') {
+                return Ok(pairs);
+            }
+            loop {
+                let key = self.string()?;
+                let index = parse_index(key).ok_or_else(|| {
+                    self.error(&format!("bucket key {key:?} is not a canonical index"))
+                })?;
+                self.expect(b':')?;
+                pairs.push((index, self.unsigned()?));
+                if !self.eat(b',') {
+                    self.expect(b'}')?;
+                    return Ok(pairs);
+                }
+            }
         }
     }
 
     /// A canonical decimal `u32`: digits only, no leading zero (but `0`).
     fn parse_index(key: &str) -> Option<u32> {
-        let canonical = !key.is_empty()
-            && key.bytes().all(|b| b.is_ascii_digit())
-            && (key == "0" || !key.starts_with('0'));
-        if canonical { key.parse().ok() } else { None }
+        let digits = key.as_bytes();
+        if digits.is_empty() || (digits.len() > 1 && digits[0] == b'0') {
+            return None;
+        }
+        digits.iter().try_fold(0u32, |n, &d| {
+            d.is_ascii_digit()
+                .then(|| n.checked_mul(10)?.checked_add(u32::from(d - b'0')))
+                .flatten()
+        })
     }
 }
 

@@ -134,8 +134,9 @@ pub struct RollupRow {
     pub prompt_key: String,
     /// The version id, or [`UNATTRIBUTED`].
     pub version_key: String,
-    /// The first millisecond of the hour (UTC).
-    pub hour_start: i64,
+    /// The first millisecond of the row's hour (hourly rows) or UTC day
+    /// (daily rows, which serve day buckets).
+    pub start: i64,
     pub measures: Measures,
 }
 
@@ -152,7 +153,7 @@ pub fn delta(e: &Execution<'_>) -> RollupRow {
     RollupRow {
         prompt_key: e.prompt_id.unwrap_or(UNATTRIBUTED).to_owned(),
         version_key: e.version_id.unwrap_or(UNATTRIBUTED).to_owned(),
-        hour_start: hour_start(e.created_at),
+        start: hour_start(e.created_at),
         measures: Measures {
             calls: 1,
             successes: u64::from(e.success),
@@ -212,6 +213,34 @@ impl Granularity {
     /// The first millisecond of the bucket `ms` falls in.
     pub fn bucket_start(self, ms: i64) -> i64 {
         ms.div_euclid(self.millis()) * self.millis()
+    }
+}
+
+/// Where the rollups of a granularity live (`migrations/0004_rollups.sql`
+/// by hour, `0005_daily_rollups.sql` by day): day buckets read the daily
+/// tables, one row per day and version instead of 24.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RollupTables {
+    pub measures: &'static str,
+    pub errors: &'static str,
+    /// The column holding the row's first millisecond.
+    pub start: &'static str,
+}
+
+impl Granularity {
+    pub fn tables(self) -> RollupTables {
+        match self {
+            Granularity::Hour => RollupTables {
+                measures: "execution_rollups",
+                errors: "execution_rollup_errors",
+                start: "hour_start",
+            },
+            Granularity::Day => RollupTables {
+                measures: "execution_rollups_daily",
+                errors: "execution_rollup_errors_daily",
+                start: "day_start",
+            },
+        }
     }
 }
 
@@ -343,9 +372,10 @@ pub struct BucketSummary {
 pub struct VersionSummary {
     /// The version id, or [`UNATTRIBUTED`].
     pub version_key: String,
-    /// The first and last hour of the window with a call of this version.
-    pub first_hour: i64,
-    pub last_hour: i64,
+    /// The start of the first and the last rollup row (hour, or day for
+    /// daily rows) of the window with a call of this version.
+    pub first_active: i64,
+    pub last_active: i64,
     pub summary: Summary,
 }
 
@@ -372,30 +402,32 @@ pub fn summarize<'a>(window: &Window, rows: impl IntoIterator<Item = &'a RollupR
     let mut total = Measures::default();
     let mut versions: BTreeMap<&str, (Measures, i64, i64)> = BTreeMap::new();
     for row in rows {
-        let Some(bucket) = window.bucket_of(row.hour_start) else {
+        let Some(bucket) = window.bucket_of(row.start) else {
             continue;
         };
         buckets[bucket].merge(&row.measures);
         total.merge(&row.measures);
         let (measures, first, last) = versions
             .entry(row.version_key.as_str())
-            .or_insert_with(|| (Measures::default(), row.hour_start, row.hour_start));
+            .or_insert_with(|| (Measures::default(), row.start, row.start));
         measures.merge(&row.measures);
-        *first = (*first).min(row.hour_start);
-        *last = (*last).max(row.hour_start);
+        *first = (*first).min(row.start);
+        *last = (*last).max(row.start);
     }
     let mut versions: Vec<VersionSummary> = versions
         .into_iter()
-        .map(|(key, (measures, first_hour, last_hour))| VersionSummary {
-            version_key: key.to_owned(),
-            first_hour,
-            last_hour,
-            summary: measures.summary(),
-        })
+        .map(
+            |(key, (measures, first_active, last_active))| VersionSummary {
+                version_key: key.to_owned(),
+                first_active,
+                last_active,
+                summary: measures.summary(),
+            },
+        )
         .collect();
     versions.sort_by(|a, b| {
-        a.first_hour
-            .cmp(&b.first_hour)
+        a.first_active
+            .cmp(&b.first_active)
             .then_with(|| a.version_key.cmp(&b.version_key))
     });
     Analytics {
@@ -448,7 +480,7 @@ mod tests {
         for c in calls {
             let d = delta(c);
             by_key
-                .entry((d.prompt_key.clone(), d.version_key.clone(), d.hour_start))
+                .entry((d.prompt_key.clone(), d.version_key.clone(), d.start))
                 .and_modify(|row| row.measures.merge(&d.measures))
                 .or_insert(d);
         }
@@ -486,7 +518,7 @@ mod tests {
         let row = delta(&call(T0 + 1_234, "ver_1", 850, None));
         assert_eq!(row.prompt_key, "prm_1");
         assert_eq!(row.version_key, "ver_1");
-        assert_eq!(row.hour_start, T0);
+        assert_eq!(row.start, T0);
         let m = &row.measures;
         assert_eq!((m.calls, m.successes, m.latency_sum_ms), (1, 1, 850));
         assert_eq!(
@@ -650,12 +682,15 @@ mod tests {
         let keys: Vec<&str> = a.versions.iter().map(|v| v.version_key.as_str()).collect();
         assert_eq!(keys, vec!["ver_good", "ver_bad"]);
         let good = &a.versions[0];
-        assert_eq!((good.first_hour, good.last_hour), (T0, T0 + 4 * HOUR_MS));
+        assert_eq!(
+            (good.first_active, good.last_active),
+            (T0, T0 + 4 * HOUR_MS)
+        );
         assert_eq!(good.summary.calls, 180);
         assert_eq!(good.summary.success_rate, Some(1.0));
         let bad = &a.versions[1];
         assert_eq!(
-            (bad.first_hour, bad.last_hour),
+            (bad.first_active, bad.last_active),
             (T0 + 2 * HOUR_MS, T0 + 3 * HOUR_MS)
         );
         let bad_latencies: Vec<i64> = (0..60)
@@ -712,7 +747,7 @@ mod tests {
         rows.push(RollupRow {
             prompt_key: "prm_1".into(),
             version_key: "ver_1".into(),
-            hour_start: T0,
+            start: T0,
             measures: Measures {
                 error_codes: BTreeMap::from([
                     ("A".to_owned(), 2),

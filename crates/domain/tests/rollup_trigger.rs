@@ -1,31 +1,39 @@
-//! The rollup trigger of `migrations/0004_rollups.sql` against its pure
+//! The rollup triggers of `migrations/0004_rollups.sql` (hourly) and
+//! `0005_daily_rollups.sql` (daily, with its backfill) against their pure
 //! reference, `rollup::delta` merged in Rust: the real migrations applied
 //! with rusqlite, random calls inserted the way the gateway inserts them,
 //! the rollup rows read back the way `store::rollups` reads them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use prompthelm_domain::latency::{LatencySketch, bucket_index};
-use prompthelm_domain::rollup::{Execution, Measures, UNATTRIBUTED, delta};
+use prompthelm_domain::rollup::{Execution, Measures, RollupRow, UNATTRIBUTED, delta};
 use rusqlite::{Connection, params};
 
 type Key = (String, String, i64, String);
 
-fn migrated() -> Connection {
-    let db = Connection::open_in_memory().unwrap();
+const DAY_MS: i64 = 86_400_000;
+
+/// Applies the migration files whose names sort within `range`.
+fn migrate(db: &Connection, range: impl std::ops::RangeBounds<String>) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .filter(|p| range.contains(&p.file_name().unwrap().to_string_lossy().into_owned()))
         .collect();
     files.sort();
-    assert!(files.len() >= 4, "{files:?}");
     for file in files {
         db.execute_batch(&std::fs::read_to_string(&file).unwrap())
             .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     }
+}
+
+fn migrated() -> Connection {
+    let db = Connection::open_in_memory().unwrap();
+    migrate(&db, ..);
     db
 }
 
@@ -41,15 +49,25 @@ impl Lcg {
     }
 }
 
-/// Reads every rollup row (error rows merged in) by key.
-fn read_back(db: &Connection) -> BTreeMap<Key, Measures> {
+/// Reads every rollup row (error rows merged in) by key, from the hourly
+/// tables (`""`) or the daily ones (`"_daily"`).
+fn read_back(db: &Connection, daily: bool) -> BTreeMap<Key, Measures> {
+    let (measures, errors, start) = if daily {
+        (
+            "execution_rollups_daily",
+            "execution_rollup_errors_daily",
+            "day_start",
+        )
+    } else {
+        ("execution_rollups", "execution_rollup_errors", "hour_start")
+    };
     let mut rows: BTreeMap<Key, Measures> = BTreeMap::new();
     let mut stmt = db
-        .prepare(
-            "SELECT organization_id, prompt_key, hour_start, version_key, calls, successes, \
+        .prepare(&format!(
+            "SELECT organization_id, prompt_key, {start}, version_key, calls, successes, \
              latency_sum_ms, cost_usd_sum, cost_unknown_calls, input_tokens, output_tokens, \
-             cached_input_tokens, latency_sketch FROM execution_rollups",
-        )
+             cached_input_tokens, latency_sketch FROM {measures}"
+        ))
         .unwrap();
     let mut q = stmt.query([]).unwrap();
     while let Some(r) = q.next().unwrap() {
@@ -75,10 +93,10 @@ fn read_back(db: &Connection) -> BTreeMap<Key, Measures> {
         assert!(rows.insert(key, measures).is_none());
     }
     let mut stmt = db
-        .prepare(
-            "SELECT organization_id, prompt_key, hour_start, version_key, error_code, calls \
-             FROM execution_rollup_errors",
-        )
+        .prepare(&format!(
+            "SELECT organization_id, prompt_key, {start}, version_key, error_code, calls \
+             FROM {errors}"
+        ))
         .unwrap();
     let mut q = stmt.query([]).unwrap();
     while let Some(r) = q.next().unwrap() {
@@ -96,81 +114,65 @@ fn read_back(db: &Connection) -> BTreeMap<Key, Measures> {
     rows
 }
 
-#[test]
-fn the_trigger_adds_up_exactly_what_delta_says() {
-    let db = migrated();
-    let mut rng = Lcg(2026);
-    let mut expected: BTreeMap<Key, Measures> = BTreeMap::new();
+/// Inserts one random call; returns its organization and its `delta` row.
+fn insert_random_call(db: &Connection, rng: &mut Lcg, i: usize) -> (String, RollupRow) {
     let prompts = [None, Some("prm_a"), Some("prm_b")];
     let versions = [None, Some("ver_1"), Some("ver_2")];
     let codes = ["PROVIDER_TIMEOUT", "UPSTREAM_FAILURE", "RATE_LIMITED"];
-    let base = 1_795_514_400_000_i64;
-    let mut insert = db
-        .prepare(
-            "INSERT INTO execution_logs (id, organization_id, actor, prompt_id, version_id, \
-             stream, status, error_code, http_status, latency_ms, input_tokens, output_tokens, \
-             cached_input_tokens, cost_usd, cost_known, request_id, created_at, latency_bucket) \
-             VALUES (?, ?, 'tok', ?, ?, 0, ?, ?, 200, ?, ?, ?, ?, ?, ?, 'req', ?, ?)",
-        )
-        .unwrap();
-    for i in 0..5000 {
-        let organization = if rng.next(4) == 0 { "org_b" } else { "org_a" };
-        let prompt = prompts[rng.next(3) as usize];
-        let version = prompt.and(versions[rng.next(3) as usize]);
-        let success = rng.next(5) != 0;
-        let error_code = (!success).then(|| codes[rng.next(3) as usize]);
-        // Mostly realistic latencies, some negative (a clock step) and huge.
-        let latency_ms = match rng.next(20) {
-            0 => -(rng.next(50) as i64),
-            1 => rng.next(10_000_000) as i64,
-            _ => rng.next(5_000) as i64,
-        };
-        let call = Execution {
-            prompt_id: prompt,
-            version_id: version,
-            created_at: base + rng.next(5 * 3_600_000) as i64 - 3_600_000,
-            success,
-            error_code,
-            latency_ms,
-            cost_usd: rng.next(1000) as f64 / 1e5,
-            cost_known: rng.next(10) != 0,
-            input_tokens: rng.next(2000),
-            output_tokens: rng.next(500),
-            cached_input_tokens: rng.next(100),
-        };
-        insert
-            .execute(params![
-                format!("exe_{i}"),
-                organization,
-                call.prompt_id,
-                call.version_id,
-                if success { "success" } else { "error" },
-                call.error_code,
-                call.latency_ms,
-                call.input_tokens as i64,
-                call.output_tokens as i64,
-                call.cached_input_tokens as i64,
-                call.cost_usd,
-                call.cost_known,
-                call.created_at,
-                // What the gateway binds (store::executions::insert).
-                bucket_index(u64::try_from(call.latency_ms).unwrap_or(0)),
-            ])
-            .unwrap();
-        let row = delta(&call);
-        expected
-            .entry((
-                organization.to_owned(),
-                row.prompt_key.clone(),
-                row.hour_start,
-                row.version_key.clone(),
-            ))
-            .or_default()
-            .merge(&row.measures);
-    }
-    drop(insert);
+    // Three UTC days around 2026-11-24T10:00Z.
+    let base = 1_795_514_400_000_i64 - DAY_MS;
+    let organization = if rng.next(4) == 0 { "org_b" } else { "org_a" };
+    let prompt = prompts[rng.next(3) as usize];
+    let version = prompt.and(versions[rng.next(3) as usize]);
+    let success = rng.next(5) != 0;
+    let error_code = (!success).then(|| codes[rng.next(3) as usize]);
+    // Mostly realistic latencies, some negative (a clock step) and huge.
+    let latency_ms = match rng.next(20) {
+        0 => -(rng.next(50) as i64),
+        1 => rng.next(10_000_000) as i64,
+        _ => rng.next(5_000) as i64,
+    };
+    let call = Execution {
+        prompt_id: prompt,
+        version_id: version,
+        created_at: base + rng.next(3 * DAY_MS as u64) as i64,
+        success,
+        error_code,
+        latency_ms,
+        cost_usd: rng.next(1000) as f64 / 1e5,
+        cost_known: rng.next(10) != 0,
+        input_tokens: rng.next(2000),
+        output_tokens: rng.next(500),
+        cached_input_tokens: rng.next(100),
+    };
+    db.execute(
+        "INSERT INTO execution_logs (id, organization_id, actor, prompt_id, version_id, \
+         stream, status, error_code, http_status, latency_ms, input_tokens, output_tokens, \
+         cached_input_tokens, cost_usd, cost_known, request_id, created_at, latency_bucket) \
+         VALUES (?, ?, 'tok', ?, ?, 0, ?, ?, 200, ?, ?, ?, ?, ?, ?, 'req', ?, ?)",
+        params![
+            format!("exe_{i}"),
+            organization,
+            call.prompt_id,
+            call.version_id,
+            if success { "success" } else { "error" },
+            call.error_code,
+            call.latency_ms,
+            call.input_tokens as i64,
+            call.output_tokens as i64,
+            call.cached_input_tokens as i64,
+            call.cost_usd,
+            call.cost_known,
+            call.created_at,
+            // What the gateway binds (store::executions::insert).
+            bucket_index(u64::try_from(call.latency_ms).unwrap_or(0)),
+        ],
+    )
+    .unwrap();
+    (organization.to_owned(), delta(&call))
+}
 
-    let mut got = read_back(&db);
+fn assert_same(mut got: BTreeMap<Key, Measures>, mut expected: BTreeMap<Key, Measures>) {
     assert_eq!(
         got.keys().collect::<Vec<_>>(),
         expected.keys().collect::<Vec<_>>()
@@ -184,16 +186,55 @@ fn the_trigger_adds_up_exactly_what_delta_says() {
         want.cost_usd = 0.0;
         assert_eq!(have, want, "{key:?}");
     }
+}
+
+#[test]
+fn the_triggers_add_up_exactly_what_delta_says_by_hour_and_by_day() {
+    // Half the calls before 0005, so its backfill of the daily tables from
+    // the hourly ones is checked too, then half with both triggers.
+    let db = Connection::open_in_memory().unwrap();
+    migrate(&db, .."0005".to_owned());
+    let mut rng = Lcg(2026);
+    let mut hourly: BTreeMap<Key, Measures> = BTreeMap::new();
+    let mut daily: BTreeMap<Key, Measures> = BTreeMap::new();
+    for i in 0..6000 {
+        if i == 3000 {
+            migrate(&db, "0005".to_owned()..);
+        }
+        let (organization, row) = insert_random_call(&db, &mut rng, i);
+        let key = |start| {
+            (
+                organization.clone(),
+                row.prompt_key.clone(),
+                start,
+                row.version_key.clone(),
+            )
+        };
+        hourly
+            .entry(key(row.start))
+            .or_default()
+            .merge(&row.measures);
+        daily
+            .entry(key(row.start.div_euclid(DAY_MS) * DAY_MS))
+            .or_default()
+            .merge(&row.measures);
+    }
+    // Three days from 10:00Z touch four UTC days.
+    assert_eq!(daily.keys().map(|k| k.2).collect::<BTreeSet<_>>().len(), 4);
+    assert_same(read_back(&db, false), hourly);
+    assert_same(read_back(&db, true), daily);
 
     // The purge deletes logs only: the rollups keep counting every call.
     db.execute("DELETE FROM execution_logs", []).unwrap();
-    let after: u64 = read_back(&db).values().map(|m| m.calls).sum();
-    assert_eq!(after, 5000);
+    for by_day in [false, true] {
+        let after: u64 = read_back(&db, by_day).values().map(|m| m.calls).sum();
+        assert_eq!(after, 6000);
+    }
     // Logs are never edited.
     db.execute(
         "INSERT INTO execution_logs (id, organization_id, actor, stream, status, \
-                http_status, latency_ms, cost_known, request_id, created_at) \
-                VALUES ('exe_x', 'org_a', 'tok', 0, 'success', 200, 1, 1, 'req', 0)",
+         http_status, latency_ms, cost_known, request_id, created_at) \
+         VALUES ('exe_x', 'org_a', 'tok', 0, 'success', 200, 1, 1, 'req', 0)",
         [],
     )
     .unwrap();

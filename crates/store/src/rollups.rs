@@ -1,16 +1,19 @@
-//! Reading the analytics rollups (`migrations/0004_rollups.sql`): the rows
-//! of one prompt over a window, as `prompthelm_domain::rollup::RollupRow`s
-//! for `rollup::summarize`. Nothing here writes: the schema's trigger on
-//! `execution_logs` keeps the rollups, in the gateway's own INSERT.
+//! Reading the analytics rollups (`migrations/0004_rollups.sql` by hour,
+//! `0005_daily_rollups.sql` by day): the rows of one prompt over a window,
+//! as `prompthelm_domain::rollup::RollupRow`s for `rollup::summarize`.
+//! Nothing here writes: the schema's triggers on `execution_logs` keep the
+//! rollups, in the gateway's own INSERT.
 //!
-//! Both queries are range scans of a primary-key prefix, so their cost
-//! grows with the hours × versions of the window, never with the calls.
+//! A window of day buckets reads the daily tables, one of hour buckets the
+//! hourly ones. Both queries are range scans of a primary-key prefix, so
+//! their cost grows with the buckets × versions of the window, never with
+//! the calls.
 
 use std::collections::BTreeMap;
 
 use prompthelm_component_kit::ApiError;
 use prompthelm_domain::latency::LatencySketch;
-use prompthelm_domain::rollup::{Measures, RollupRow, Window};
+use prompthelm_domain::rollup::{Measures, RollupRow, RollupTables, Window};
 use spin_sdk::sqlite::Value;
 
 use crate::db::{Db, Row};
@@ -30,9 +33,14 @@ pub async fn read(
         Value::Integer(window.start()),
         Value::Integer(window.end()),
     ];
-    let mut scope = String::from(
-        "WHERE organization_id = ? AND prompt_key = ? AND hour_start >= ? AND hour_start < ?",
-    );
+    // Fixed table and column names, chosen by the granularity.
+    let RollupTables {
+        measures: measures_table,
+        errors: errors_table,
+        start,
+    } = window.granularity().tables();
+    let mut scope =
+        format!("WHERE organization_id = ? AND prompt_key = ? AND {start} >= ? AND {start} < ?");
     if let Some(version_id) = version_id {
         scope.push_str(" AND version_key = ?");
         params.push(Value::Text(version_id.to_owned()));
@@ -40,19 +48,16 @@ pub async fn read(
     let measures = db
         .rows(
             &format!(
-                "SELECT version_key, hour_start, calls, successes, latency_sum_ms, cost_usd_sum, \
+                "SELECT version_key, {start}, calls, successes, latency_sum_ms, cost_usd_sum, \
                  cost_unknown_calls, input_tokens, output_tokens, cached_input_tokens, \
-                 latency_sketch FROM execution_rollups {scope}"
+                 latency_sketch FROM {measures_table} {scope}"
             ),
             params.clone(),
         )
         .await?;
     let errors = db
         .rows(
-            &format!(
-                "SELECT version_key, hour_start, error_code, calls FROM execution_rollup_errors \
-                 {scope}"
-            ),
+            &format!("SELECT version_key, {start}, error_code, calls FROM {errors_table} {scope}"),
             params,
         )
         .await?;
@@ -70,20 +75,20 @@ fn count(row: &Row, i: usize) -> Result<u64, ApiError> {
 }
 
 fn measures_row(prompt_id: &str, row: &Row) -> Result<RollupRow, ApiError> {
-    let hour_start = row.int(1)?;
+    let start = row.int(1)?;
     // A sketch that does not decode is a corrupt row (the trigger only ever
     // writes valid ones): a 500 naming it, rather than percentiles that
     // silently leave its calls out.
     let latency = LatencySketch::decode(&row.text(10)?).map_err(|e| {
         ApiError::internal(format!(
-            "the latency sketch of prompt {prompt_id}, hour {hour_start} does not decode: {}",
+            "the latency sketch of prompt {prompt_id} at {start} does not decode: {}",
             e.0
         ))
     })?;
     Ok(RollupRow {
         prompt_key: prompt_id.to_owned(),
         version_key: row.text(0)?,
-        hour_start,
+        start,
         measures: Measures {
             calls: count(row, 2)?,
             successes: count(row, 3)?,
@@ -107,7 +112,7 @@ fn error_rows(prompt_id: &str, rows: &[Row]) -> Result<Vec<RollupRow>, ApiError>
             Ok(RollupRow {
                 prompt_key: prompt_id.to_owned(),
                 version_key: row.text(0)?,
-                hour_start: row.int(1)?,
+                start: row.int(1)?,
                 measures: Measures {
                     error_codes: BTreeMap::from([(row.text(2)?, count(row, 3)?)]),
                     ..Measures::default()
