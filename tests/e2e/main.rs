@@ -9,6 +9,7 @@ mod stub;
 mod analytics;
 mod authz;
 mod consistency;
+mod console;
 mod control_plane;
 mod gateway;
 mod logs;
