@@ -70,8 +70,8 @@ pub struct ExecutionLog {
     pub created_at: i64,
 }
 
-/// Stores `log`; the schema's trigger adds it to its hour's rollup in the
-/// same statement (`migrations/0004_rollups.sql`).
+/// Stores `log`; the schema's triggers add it to its hour's and day's
+/// rollups in the same statement (`migrations/0004_rollups.sql`, `0005`).
 pub async fn insert(db: &Db, log: &ExecutionLog) -> Result<(), ApiError> {
     let count = |n: u64| Value::Integer(i64::try_from(n).unwrap_or(i64::MAX));
     db.execute(
@@ -107,7 +107,7 @@ pub async fn insert(db: &Db, log: &ExecutionLog) -> Result<(), ApiError> {
             opt(log.request_body.clone()),
             opt(log.response_body.clone()),
             Value::Integer(log.created_at),
-            // The rollup trigger (0004) adds the call to this sketch bucket;
+            // The rollup triggers add the call to this sketch bucket;
             // computed here so SQL never takes a logarithm.
             Value::Integer(i64::from(latency::bucket_index(
                 u64::try_from(log.latency_ms).unwrap_or(0),
