@@ -1,10 +1,12 @@
 //! The `console` component: the web UI, served from assets embedded in the
-//! component (`GET /` and `GET /assets/...`). The UI talks to the public API
+//! component (`GET /` and `GET /assets/...`), and the API's OpenAPI
+//! document (`GET /api/v1/openapi.json`, [`openapi`]). The UI talks to the public API
 //! (`/api/v1/...`) from the browser with the user's bearer token, so this
 //! component needs no grant at all: no database, no store, no variables, no
 //! outbound host.
 
 mod assets;
+mod openapi;
 
 use http::{HeaderValue, header};
 use prompthelm_component_kit::{
@@ -39,7 +41,7 @@ fn serve(
         Method::HEAD => true,
         _ => return ctx.method_not_allowed(method, path, &[Method::GET, Method::HEAD]),
     };
-    let Some(asset) = assets::find(path) else {
+    let Some(asset) = assets::find(path).or_else(|| openapi::find(path)) else {
         return ctx.not_found(method, path);
     };
     // Asset names carry no content hash, so every response is revalidated

@@ -38,3 +38,6 @@ pub use http::{Method, StatusCode};
 pub use prompthelm_domain::ErrorEnvelope;
 pub use prompthelm_domain::envelope::codes;
 pub use response::{JsonResponse, REQUEST_ID_HEADER};
+/// For components that handle JSON beyond the helpers here (and their
+/// tests), without a dependency of their own.
+pub use serde_json;
