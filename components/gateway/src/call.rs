@@ -180,9 +180,13 @@ async fn prepare(
                 PromptName::Id(id) => PromptRef::Id(id),
             };
             call.log.environment = Some(environment.as_str());
-            let (resolved, version, _) =
-                resolve::find(&call.db, &principal.organization_id, prompt, *environment).await?;
-            call.log.prompt_id = Some(resolved.prompt_id);
+            let (resolved, _) =
+                resolve::lookup(&call.db, &principal.organization_id, prompt, *environment).await?;
+            // Attributed before the checks, so a call refused because the
+            // prompt is archived (or has no version there) shows up in the
+            // prompt's logs and analytics.
+            call.log.prompt_id = Some(resolved.prompt_id.clone());
+            let version = resolve::runnable(&resolved, *environment)?;
             call.log.version_id = Some(version.id);
             call.log.version = Some(version.version);
             Some(version.content)

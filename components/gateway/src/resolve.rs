@@ -5,19 +5,20 @@
 //! the database and refills the entry); development reads the database.
 //! The resolve endpoint lets a deploy pipeline check what production serves
 //! right after a promote, and tests watch the cache: `cache` in its answer
-//! says `hit`, `miss` or `bypass` (development). Scope `gateway:execute`.
+//! says `hit`, `miss`, `stale` (an entry of another generation, ignored),
+//! `unavailable` (the store failed) or `bypass` (development). Scope
+//! `gateway:execute`.
 
 use prompthelm_component_kit::request::Query;
 use prompthelm_component_kit::{ApiError, codes};
 use prompthelm_domain::auth::Scope;
 use prompthelm_store::auth::authenticate;
 use prompthelm_store::cache::{
-    self, CacheOutcome, Environment, PromptRef, ResolvedPrompt, ResolvedVersion,
+    self, Cache, CacheOutcome, Environment, PromptRef, ResolvedPrompt, ResolvedVersion,
 };
 use prompthelm_store::db::Db;
 use serde::Serialize;
 use spin_sdk::http::Request;
-use spin_sdk::key_value::Store;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -51,7 +52,8 @@ pub async fn handle(req: &Request) -> Result<Resolution, ApiError> {
             ))
         })?,
     };
-    let (prompt, _, cache) = find(&db, &principal.organization_id, prompt, environment).await?;
+    let (prompt, cache) = lookup(&db, &principal.organization_id, prompt, environment).await?;
+    runnable(&prompt, environment)?;
     Ok(Resolution {
         environment,
         cache,
@@ -59,23 +61,21 @@ pub async fn handle(req: &Request) -> Result<Resolution, ApiError> {
     })
 }
 
-/// The prompt and the version its `environment` points at, and how it was
-/// found (`hit`, `miss` or `bypass`). Unknown prompt: 404
-/// `PROMPT_NOT_FOUND`; archived: 409 `PROMPT_ARCHIVED`; no version there
-/// yet: 409 `NO_VERSION_IN_ENVIRONMENT`.
-pub async fn find(
+/// What a prompt's `environment` resolves to, and how it was found (`hit`,
+/// `miss`, `stale` or `unavailable` for production's cache, `bypass` for
+/// development). Unknown prompt: 404 `PROMPT_NOT_FOUND`.
+pub async fn lookup(
     db: &Db,
     organization_id: &str,
     prompt: PromptRef<'_>,
     environment: Environment,
-) -> Result<(ResolvedPrompt, ResolvedVersion, &'static str), ApiError> {
+) -> Result<(ResolvedPrompt, &'static str), ApiError> {
     let (resolved, cache) = match environment {
         Environment::Production => {
-            let kv = Store::open_default().await?;
-            match cache::resolve(db, &kv, organization_id, prompt).await? {
-                Some((resolved, CacheOutcome::Hit)) => (Some(resolved), "hit"),
-                Some((resolved, CacheOutcome::Miss)) => (Some(resolved), "miss"),
-                None => (None, "miss"),
+            let cache = Cache::open().await;
+            match cache::resolve(db, &cache, organization_id, prompt).await? {
+                Some((resolved, outcome)) => (Some(resolved), outcome.as_str()),
+                None => (None, CacheOutcome::Miss.as_str()),
             }
         }
         Environment::Development => (
@@ -90,6 +90,15 @@ pub async fn find(
         };
         ApiError::not_found(codes::PROMPT_NOT_FOUND, name)
     })?;
+    Ok((resolved, cache))
+}
+
+/// The version a resolved prompt runs. Archived: 409 `PROMPT_ARCHIVED`; no
+/// version in the environment yet: 409 `NO_VERSION_IN_ENVIRONMENT`.
+pub fn runnable(
+    resolved: &ResolvedPrompt,
+    environment: Environment,
+) -> Result<ResolvedVersion, ApiError> {
     if resolved.archived {
         return Err(ApiError::conflict(
             codes::PROMPT_ARCHIVED,
@@ -99,8 +108,8 @@ pub async fn find(
             ),
         ));
     }
-    let Some(version) = resolved.version.clone() else {
-        return Err(ApiError::conflict(
+    resolved.version.clone().ok_or_else(|| {
+        ApiError::conflict(
             codes::NO_VERSION_IN_ENVIRONMENT,
             format!(
                 "prompt {} has no {} version yet",
@@ -110,7 +119,6 @@ pub async fn find(
                     Environment::Development => "development (save one first)",
                 }
             ),
-        ));
-    };
-    Ok((resolved, version, cache))
+        )
+    })
 }

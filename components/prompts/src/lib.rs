@@ -10,11 +10,10 @@ use prompthelm_component_kit::{ApiError, JsonResponse, Method, RequestContext, S
 use prompthelm_domain::auth::Scope;
 use prompthelm_domain::requests::NewPrompt;
 use prompthelm_store::auth::authenticate;
-use prompthelm_store::cache::{self, PromptRef};
+use prompthelm_store::cache;
 use prompthelm_store::db::Db;
 use prompthelm_store::{Stamp, prompts};
 use spin_sdk::http::Request;
-use spin_sdk::key_value::Store;
 
 #[spin_sdk::http_service]
 async fn handler(req: Request) -> JsonResponse {
@@ -95,7 +94,20 @@ async fn set_archived(
     let prompt = db
         .transaction(async |db| prompts::set_archived(db, &principal, id, archived, stamp).await)
         .await?;
-    let kv = Store::open_default().await?;
-    cache::refresh(&db, &kv, &principal.organization_id, PromptRef::Id(id)).await?;
-    Ok(prompt)
+    // Committed: a failed cache refresh is a warning, never an error (the
+    // gateway checks every entry's generation against the database).
+    let warnings = cache::refresh_after_commit(&db, &principal.organization_id, id)
+        .await
+        .into_iter()
+        .collect();
+    Ok(WithWarnings { prompt, warnings })
+}
+
+/// A prompt, plus what went wrong after its change committed.
+#[derive(serde::Serialize)]
+struct WithWarnings<T: serde::Serialize> {
+    #[serde(flatten)]
+    prompt: T,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
 }

@@ -17,6 +17,22 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 /// empty body, malformed JSON, a wrong type or an unknown field (for types
 /// that deny them) is a 400 naming the problem and where it is.
 pub async fn read_json<T: DeserializeOwned>(req: spin_sdk::http::Request) -> Result<T, ApiError> {
+    parse_json(&read_body(req).await?)
+}
+
+/// Like [`read_json`], but an empty body means `T::default()`: for
+/// endpoints whose body is optional (the seed's promote sends none).
+pub async fn read_optional_json<T: DeserializeOwned + Default>(
+    req: spin_sdk::http::Request,
+) -> Result<T, ApiError> {
+    let bytes = read_body(req).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    parse_json(&bytes)
+}
+
+async fn read_body(req: spin_sdk::http::Request) -> Result<Vec<u8>, ApiError> {
     let mut body = req.into_body();
     let mut bytes = Vec::new();
     while let Some(frame) = body.frame().await {
@@ -34,7 +50,7 @@ pub async fn read_json<T: DeserializeOwned>(req: spin_sdk::http::Request) -> Res
             }
         }
     }
-    parse_json(&bytes)
+    Ok(bytes)
 }
 
 /// The pure half of [`read_json`].

@@ -44,6 +44,9 @@ pub mod codes {
     /// The prompt is archived, so it takes no new versions or promotions
     /// (and the gateway does not execute it): 409.
     pub const PROMPT_ARCHIVED: &str = "PROMPT_ARCHIVED";
+    /// A promote's `expectedCurrentVersionId` is not what production points
+    /// at (someone else promoted meanwhile); nothing was changed: 409.
+    pub const PRECONDITION_FAILED: &str = "PRECONDITION_FAILED";
     /// The prompt's requested environment points at no version yet (never
     /// promoted, or never saved for development): 409.
     pub const NO_VERSION_IN_ENVIRONMENT: &str = "NO_VERSION_IN_ENVIRONMENT";

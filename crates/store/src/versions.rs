@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use prompthelm_component_kit::{ApiError, random_bytes};
+use prompthelm_component_kit::{ApiError, StatusCode, random_bytes};
 use prompthelm_domain::compare::VersionContent;
 use prompthelm_domain::envelope::codes;
 use prompthelm_domain::ids::{self, VERSION};
@@ -234,9 +234,13 @@ fn clamp(n: u64) -> i64 {
 }
 
 async fn generation(db: &Db, prompt_id: &str) -> Result<i64, ApiError> {
-    crate::cache::current_generation(db, prompt_id)
-        .await?
-        .ok_or_else(|| ApiError::internal("prompt vanished inside its transaction"))
+    db.row(
+        "SELECT generation FROM prompts WHERE id = ?",
+        [Value::Text(prompt_id.to_owned())],
+    )
+    .await?
+    .ok_or_else(|| ApiError::internal("prompt vanished inside its transaction"))?
+    .int(0)
 }
 
 /// What a promote did.
@@ -259,6 +263,22 @@ pub struct Promotion {
     pub audit_entry_id: Option<String>,
     /// The prompt's generation after the promote (the cache's version).
     pub generation: i64,
+    /// What went wrong after the commit (the cache refresh); the promote
+    /// itself is done.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// The production version a promote expects to replace
+/// (`expectedCurrentVersionId`): a compare-and-swap on the pointer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected<'a> {
+    /// No check.
+    Anything,
+    /// Production must have no version yet.
+    Nothing,
+    /// Production must be this version.
+    Version(&'a str),
 }
 
 /// Moves the production pointer of a prompt of `principal`'s organization
@@ -270,11 +290,29 @@ pub async fn promote(
     principal: &Principal,
     prompt_id: &str,
     version_id: &str,
+    expected: Expected<'_>,
     stamp: Stamp<'_>,
 ) -> Result<Promotion, ApiError> {
     let org = &principal.organization_id;
     let prompt = prompts::get_active(db, org, prompt_id).await?;
     let target = get(db, org, prompt_id, version_id).await?;
+    let current = prompt.production_version_id.as_deref();
+    let holds = match expected {
+        Expected::Anything => true,
+        Expected::Nothing => current.is_none(),
+        Expected::Version(id) => current == Some(id),
+    };
+    if !holds {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            codes::PRECONDITION_FAILED,
+            format!(
+                "production is {}, not the expected version; nothing was changed",
+                current.unwrap_or("not set")
+            ),
+        )
+        .with_details(serde_json::json!({"currentVersionId": current})));
+    }
     let previous = match &prompt.production_version_id {
         Some(id) => Some(get(db, org, prompt_id, id).await?),
         None => None,
@@ -290,6 +328,7 @@ pub async fn promote(
             revert: false,
             audit_entry_id: None,
             generation: generation(db, prompt_id).await?,
+            warnings: Vec::new(),
         });
     }
     let revert = target.last_promoted_at.is_some();
@@ -331,6 +370,7 @@ pub async fn promote(
         revert,
         audit_entry_id: Some(audit_entry_id),
         generation: generation(db, prompt_id).await?,
+        warnings: Vec::new(),
     })
 }
 
