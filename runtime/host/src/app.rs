@@ -17,8 +17,9 @@ use prompthelm_manifest::{AppManifest, load_manifest};
 
 use crate::factors::key_value::{KeyValueBackend, SqliteKeyValue};
 use crate::factors::sqlite::{FileDatabase, SqliteBackend};
-use crate::instance::{Backends, Capabilities, ComponentServer};
-use crate::server::Server;
+use crate::instance::{Backends, Capabilities, ComponentServer, InstanceMemory};
+use crate::limits::{Limits, MemoryBudget};
+use crate::server::{Server, slots_per_component};
 use crate::{bootstrap, engine, migrate, os};
 
 /// Where the app's state lives and how it is configured: what `up` and
@@ -50,6 +51,7 @@ pub struct UpOptions {
     pub variables: Vec<(String, String)>,
     pub cache_dir: Option<PathBuf>,
     pub request_timeout: Duration,
+    pub limits: Limits,
 }
 
 /// The app, loaded and checked, ready to serve.
@@ -100,7 +102,28 @@ impl App {
             stores: Arc::new(open_stores(&runtime_config)?),
         });
 
-        let engine = engine::build(opts.cache_dir.as_deref())?;
+        // The pool holds exactly the in-flight slots of every component.
+        let limits = &opts.limits;
+        let slots = slots_per_component(&router, served.iter().copied(), limits);
+        let instances: usize = slots.values().map(|(a, b)| a + b).sum();
+        let pool = engine::Pool {
+            instances: u32::try_from(instances).context("too many instances")?,
+            instance_memory: limits.instance_memory_bytes,
+        };
+        let memory = InstanceMemory {
+            per_instance: limits.instance_memory_bytes,
+            budget: MemoryBudget::new(limits.memory_budget_bytes),
+        };
+        eprintln!(
+            "Limits: {} component(s) x {} in-flight requests (+{} reserved for health \
+             checks) = {instances} instances of up to {} MiB each, {} MiB for all of them",
+            slots.len(),
+            limits.max_inflight_per_component,
+            slots.values().map(|(_, r)| r).sum::<usize>(),
+            limits.instance_memory_bytes >> 20,
+            limits.memory_budget_bytes >> 20,
+        );
+        let engine = engine::build(opts.cache_dir.as_deref(), &pool)?;
         let linker = engine::linker(&engine)?;
         let mut components = BTreeMap::new();
         for id in served {
@@ -124,12 +147,13 @@ impl App {
                     capabilities,
                     backends.clone(),
                     opts.request_timeout,
+                    memory.clone(),
                 ),
             );
         }
 
         Ok(App {
-            server: Server::new(router, components),
+            server: Server::new(router, components, opts.limits.clone()),
             manifest,
             state_dir,
             first_admin_token,

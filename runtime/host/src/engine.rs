@@ -19,28 +19,41 @@ use crate::instance::HostState;
 /// How often the epoch ticks; a looping guest yields at each tick.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Instances alive at once, across all components. Each request holds one
-/// until its response body is done.
-const MAX_INSTANCES: u32 = 256;
+/// Virtual address space reserved per linear memory. It does not depend on
+/// the flags, so compiled code (and the compile cache) is the same whatever
+/// `--instance-memory-mib` is (which is at most this).
+const MEMORY_RESERVATION: u64 = (crate::limits::MAX_INSTANCE_MEMORY_MIB) << 20;
+
+/// The pooling allocator's size.
+pub struct Pool {
+    /// Instances alive at once, across all components: the sum of every
+    /// component's in-flight slots (server.rs), so a full component can
+    /// never make instantiation fail for another. Each request holds one
+    /// until its instance is dropped.
+    pub instances: u32,
+    /// Largest linear memory of one instance.
+    pub instance_memory: usize,
+}
 
 /// Builds the engine: pooling allocator (instantiation is a slot reuse, not
 /// an mmap per request), epoch interruption for timeouts, and an on-disk
 /// cache of compiled code so a restart does not recompile unchanged `.wasm`.
-pub fn build(cache_dir: Option<&Path>) -> anyhow::Result<Engine> {
+pub fn build(cache_dir: Option<&Path>, pool: &Pool) -> anyhow::Result<Engine> {
+    let n = pool.instances.max(1);
     let mut pooling = PoolingAllocationConfig::new();
     pooling
-        .total_component_instances(MAX_INSTANCES)
-        .total_core_instances(MAX_INSTANCES * 8)
-        .total_memories(MAX_INSTANCES * 2)
-        .total_tables(MAX_INSTANCES * 8)
-        .total_stacks(MAX_INSTANCES * 2)
-        .max_memory_size(256 << 20);
+        .total_component_instances(n)
+        .total_core_instances(n * 8)
+        .total_memories(n * 2)
+        .total_tables(n * 8)
+        .total_stacks(n * 2)
+        .max_memory_size(pool.instance_memory);
     let mut config = Config::new();
     config
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling))
         .epoch_interruption(true)
         // Small reservations keep the pool's virtual footprint modest.
-        .memory_reservation(1 << 30)
+        .memory_reservation(MEMORY_RESERVATION)
         .memory_guard_size(64 << 10);
     if let Some(dir) = cache_dir {
         let mut cache = CacheConfig::new();

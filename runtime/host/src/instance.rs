@@ -8,8 +8,9 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use prompthelm_manifest::outbound::AllowedHosts;
+use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::component::{GuestTaskId, ResourceTable};
-use wasmtime::{Engine, Store, StoreContextMut, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Engine, Store, StoreContextMut};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::handler::{
     HandlerState, Instance, ProxyPre, ShouldAccept, WorkerExpiration, WorkerState, WorkerStatus,
@@ -20,9 +21,7 @@ use crate::factors::key_value::{KeyValueState, Stores};
 use crate::factors::outbound_http::OutboundHttp;
 use crate::factors::sqlite::{Databases, SqliteState};
 use crate::factors::variables::VariablesState;
-
-/// Linear memory one instance may grow to.
-const MAX_MEMORY_BYTES: usize = 256 << 20;
+use crate::limits::{InstanceLimiter, MemoryBudget};
 
 /// The server answers 504 at the request timeout; the instance itself is
 /// torn down this much later, so the server's answer always comes first.
@@ -51,7 +50,11 @@ pub struct HostState {
     pub sqlite: SqliteState,
     pub key_value: KeyValueState,
     pub variables: VariablesState,
-    limits: StoreLimits,
+    limits: InstanceLimiter,
+    /// The component's in-flight slot (see `server.rs`), held as long as the
+    /// instance lives, so the slots of all components never exceed the
+    /// pooling allocator's instances.
+    slot: Option<OwnedSemaphorePermit>,
 }
 
 impl WasiView for HostState {
@@ -85,6 +88,15 @@ pub struct ComponentServer {
     capabilities: Capabilities,
     backends: Arc<Backends>,
     request_timeout: Duration,
+    memory: InstanceMemory,
+}
+
+/// How much linear memory an instance may have: its own cap, and the budget
+/// all instances share.
+#[derive(Clone)]
+pub struct InstanceMemory {
+    pub per_instance: usize,
+    pub budget: Arc<MemoryBudget>,
 }
 
 impl ComponentServer {
@@ -95,6 +107,7 @@ impl ComponentServer {
         capabilities: Capabilities,
         backends: Arc<Backends>,
         request_timeout: Duration,
+        memory: InstanceMemory,
     ) -> Self {
         Self {
             id: id.into(),
@@ -103,6 +116,7 @@ impl ComponentServer {
             capabilities,
             backends,
             request_timeout,
+            memory,
         }
     }
 
@@ -130,9 +144,8 @@ impl ComponentServer {
                 self.backends.stores.clone(),
             ),
             variables: VariablesState::new(caps.variables.clone()),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(MAX_MEMORY_BYTES)
-                .build(),
+            limits: InstanceLimiter::new(self.memory.per_instance, self.memory.budget.clone()),
+            slot: None,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -174,7 +187,8 @@ pub struct OneRequest {
 
 impl WorkerState for OneRequest {
     type StoreData = HostState;
-    type RequestData = ();
+    /// The request's in-flight slot.
+    type RequestData = OwnedSemaphorePermit;
 
     fn should_accept_request(&self, _concurrent: usize, total: usize) -> ShouldAccept {
         if total == 0 {
@@ -186,10 +200,12 @@ impl WorkerState for OneRequest {
 
     fn on_request_start(
         &self,
-        _store: StoreContextMut<'_, HostState>,
-        _data: (),
+        mut store: StoreContextMut<'_, HostState>,
+        slot: OwnedSemaphorePermit,
         _task: GuestTaskId,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + Sync>> {
+        // Given back when the store (the instance) is dropped.
+        store.data_mut().slot = Some(slot);
         Box::pin(tokio::time::sleep(self.timeout))
     }
 

@@ -7,6 +7,7 @@ mod builder;
 mod engine;
 mod factors;
 mod instance;
+mod limits;
 mod migrate;
 mod os;
 mod server;
@@ -20,6 +21,7 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
 use crate::app::{App, StateOptions, UpOptions};
+use crate::limits::{Limits, MAX_INSTANCE_MEMORY_MIB};
 
 #[derive(Parser)]
 #[command(
@@ -82,6 +84,84 @@ struct UpArgs {
     /// Do not cache compiled components.
     #[arg(long, conflicts_with = "cache_dir")]
     no_cache: bool,
+    /// Open connections at once; beyond it a new connection gets `503
+    /// OVERLOADED` and is closed. Keep it below the file-descriptor limit
+    /// (`ulimit -n`).
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+    /// Seconds a client has to send a complete request head, from the moment
+    /// the connection is ready for one (accepted, or the last response sent).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    header_timeout_secs: u64,
+    /// Seconds a keep-alive connection may sit with no request in flight and
+    /// no bytes before it is closed.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout_secs: u64,
+    /// Largest request line plus headers, in bytes (`431` beyond it).
+    #[arg(long, default_value_t = 32 << 10, value_parser = clap::value_parser!(u64).range(1024..=(256 << 10)))]
+    max_header_bytes: u64,
+    /// Longest request target (path and query), in bytes (`414` beyond it).
+    #[arg(long, default_value_t = 8 << 10, value_parser = clap::value_parser!(u64).range(256..=(60 << 10)))]
+    max_uri_bytes: u64,
+    /// Largest request body, in bytes (`413` beyond it). The components'
+    /// own JSON reader refuses over 1 MiB too.
+    #[arg(long, default_value_t = 1 << 20, value_parser = clap::value_parser!(u64).range(1..))]
+    max_request_body_bytes: u64,
+    /// Requests in flight at once per component (each holds one instance);
+    /// beyond it: `503 OVERLOADED` with `Retry-After`.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    max_inflight_per_component: u64,
+    /// A request path that is a health check (repeatable). Its component
+    /// gets `--health-reserve` extra instances that only these paths use.
+    #[arg(long = "health-path", default_values_t = [String::from("/api/v1/gateway/health")])]
+    health_paths: Vec<String>,
+    /// Instances reserved for the health paths of a component.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
+    health_reserve: u64,
+    /// The `Retry-After` of a `503 OVERLOADED`, in seconds.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    retry_after_secs: u64,
+    /// Linear memory one instance may grow to, in MiB.
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(16..=MAX_INSTANCE_MEMORY_MIB))]
+    instance_memory_mib: u64,
+    /// Linear memory of all instances together, in MiB [default: half the
+    /// memory of the machine or its cgroup].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(16..))]
+    memory_budget_mib: Option<u64>,
+    /// After SIGTERM/SIGINT, seconds in-flight requests may take to finish
+    /// before the process exits anyway.
+    #[arg(long, default_value_t = 10)]
+    shutdown_grace_secs: u64,
+}
+
+impl UpArgs {
+    fn limits(&self) -> anyhow::Result<Limits> {
+        let budget_mib = self
+            .memory_budget_mib
+            .unwrap_or_else(limits::default_memory_budget_mib);
+        if budget_mib < self.instance_memory_mib {
+            anyhow::bail!(
+                "--memory-budget-mib {budget_mib} is smaller than one instance's memory \
+                 (--instance-memory-mib {})",
+                self.instance_memory_mib
+            );
+        }
+        Ok(Limits {
+            max_connections: self.max_connections as usize,
+            header_timeout: Duration::from_secs(self.header_timeout_secs),
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs),
+            max_header_bytes: self.max_header_bytes as usize,
+            max_uri_bytes: self.max_uri_bytes as usize,
+            max_request_body_bytes: self.max_request_body_bytes as usize,
+            max_inflight_per_component: self.max_inflight_per_component as usize,
+            health_paths: self.health_paths.clone(),
+            health_reserve: self.health_reserve as usize,
+            retry_after: Duration::from_secs(self.retry_after_secs),
+            instance_memory_bytes: (self.instance_memory_mib << 20) as usize,
+            memory_budget_bytes: (budget_mib << 20) as usize,
+            shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+        })
+    }
 }
 
 impl From<StateArgs> for StateOptions {
@@ -131,16 +211,18 @@ fn up(args: UpArgs) -> anyhow::Result<()> {
     } else {
         args.cache_dir.clone().or_else(app::default_cache_dir)
     };
+    let limits = args.limits()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         let listen = args.listen;
         let opts = UpOptions {
             state: args.state.into(),
             variables: args.variables,
             cache_dir,
             request_timeout: Duration::from_secs(args.request_timeout_secs),
+            limits,
         };
         let app = App::load(&opts)?;
         let listener = tokio::net::TcpListener::bind(listen)
@@ -161,5 +243,9 @@ fn up(args: UpArgs) -> anyhow::Result<()> {
         // On stdout, last, so a supervisor (or the test harness) can wait for it.
         println!("Serving http://{addr}");
         Arc::new(app.server).serve(listener).await
-    })
+    });
+    // Whatever is still running (a request past the shutdown grace, a
+    // blocking SQLite call) is not waited for beyond this.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    served
 }
