@@ -107,8 +107,10 @@ impl From<spin_sdk::sqlite::Error> for ApiError {
     fn from(e: spin_sdk::sqlite::Error) -> Self {
         let text = crate::host_errors::sqlite(&e);
         if text.contains("locked") || text.contains("busy") {
-            Self::unavailable(format!("the database is busy, retry: {text}"))
+            Self::unavailable("the database is busy; retry")
         } else {
+            // The text stays in the server log (see `api_error`), never in
+            // the body: it can quote the schema or a row's values.
             Self::internal(format!("database error: {text}"))
         }
     }
@@ -125,7 +127,29 @@ impl From<spin_sdk::key_value::Error> for ApiError {
 
 impl RequestContext {
     /// The envelope for `error`, as a response.
+    ///
+    /// A 500 is a bug on our side, and its message may quote a database
+    /// error, a query or a row's values: the caller gets a generic message
+    /// with the request id, and the message goes to stderr (the component's
+    /// log under Spin) with the same request id.
     pub fn api_error(&self, error: &ApiError) -> JsonResponse {
+        if error.status == StatusCode::INTERNAL_SERVER_ERROR {
+            eprintln!(
+                "request {}: {} {}: {}",
+                self.request_id(),
+                error.status.as_u16(),
+                error.code,
+                error.message
+            );
+            return self.error(
+                error.status,
+                error.code,
+                format!(
+                    "internal error; the server log has the details under request id {}",
+                    self.request_id()
+                ),
+            );
+        }
         let mut envelope = self.envelope(error.status, error.code, error.message.clone());
         if let Some(details) = &error.details {
             envelope = envelope.with_details(details.clone());
@@ -179,9 +203,29 @@ mod tests {
     fn database_contention_is_retryable_and_other_errors_are_ours() {
         let busy = ApiError::from(spin_sdk::sqlite::Error::Io("database is locked".into()));
         assert_eq!(busy.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(!busy.message.contains("io error"), "{}", busy.message);
         let bug = ApiError::from(spin_sdk::sqlite::Error::Io("no such column: x".into()));
         assert_eq!(bug.status, StatusCode::INTERNAL_SERVER_ERROR);
         assert!(bug.message.contains("no such column"));
+    }
+
+    #[test]
+    fn a_500_body_says_nothing_but_the_request_id() {
+        let secret = "UNIQUE constraint failed: api_tokens.token_hash 'phk_0123'";
+        let err = ApiError::internal(format!("database error: {secret}"))
+            .with_details(serde_json::json!({"row": secret}));
+        let resp = ctx().api_error(&err);
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!resp.body().contains("UNIQUE"), "{}", resp.body());
+        assert!(!resp.body().contains("phk_"), "{}", resp.body());
+        let body: Value = serde_json::from_str(resp.body()).unwrap();
+        assert_eq!(body["errorCode"], "INTERNAL_ERROR");
+        assert_eq!(body["requestId"], "req-1");
+        assert!(body["message"].as_str().unwrap().contains("req-1"));
+        assert!(body.get("details").is_none());
+        // Other statuses keep their message and details.
+        let resp = ctx().api_error(&ApiError::bad_request("limit must be 1 to 200"));
+        assert!(resp.body().contains("limit must be 1 to 200"));
     }
 
     #[test]

@@ -24,11 +24,9 @@ impl RequestContext {
     pub fn json<T: Serialize + ?Sized>(&self, status: StatusCode, body: &T) -> JsonResponse {
         match serde_json::to_string(body) {
             Ok(text) => self.raw_json(status, text),
-            Err(e) => self.error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                codes::INTERNAL_ERROR,
-                format!("failed to serialize response: {e}"),
-            ),
+            Err(e) => self.api_error(&crate::ApiError::internal(format!(
+                "failed to serialize response: {e}"
+            ))),
         }
     }
 
@@ -106,6 +104,13 @@ impl RequestContext {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        // API answers are per caller and may hold secrets (a minted token):
+        // no cache may keep them, and no browser may sniff them as HTML.
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
         // Always valid: ids are visible ASCII (accepted or generated).
         if let Ok(id) = HeaderValue::from_str(self.request_id()) {
             headers.insert(REQUEST_ID_HEADER, id);
@@ -133,7 +138,12 @@ mod tests {
         assert_eq!(resp.status(), StatusCode::CREATED);
         assert_eq!(resp.headers()["content-type"], "application/json");
         assert_eq!(resp.headers()["x-request-id"], "req-1");
+        assert_eq!(resp.headers()["cache-control"], "no-store");
+        assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
         assert_eq!(resp.body(), r#"{"a":1}"#);
+        let err = ctx().error(StatusCode::NOT_FOUND, codes::NOT_FOUND, "nope");
+        assert_eq!(err.headers()["cache-control"], "no-store");
+        assert_eq!(err.headers()["x-content-type-options"], "nosniff");
     }
 
     #[test]

@@ -103,11 +103,17 @@ impl Row {
             .ok_or_else(|| ApiError::internal(format!("query returned no column {i}")))
     }
 
+    /// Names the column's type, never its value (a row can hold secrets).
     fn mismatch(&self, i: usize, wanted: &str) -> ApiError {
-        ApiError::internal(format!(
-            "column {i} is {:?}, expected {wanted}",
-            self.0.get(i)
-        ))
+        let found = match self.0.get(i) {
+            None => "missing",
+            Some(Value::Null) => "null",
+            Some(Value::Integer(_)) => "an integer",
+            Some(Value::Real(_)) => "a real",
+            Some(Value::Text(_)) => "text",
+            Some(Value::Blob(_)) => "a blob",
+        };
+        ApiError::internal(format!("column {i} is {found}, expected {wanted}"))
     }
 
     pub fn text(&self, i: usize) -> Result<String, ApiError> {
@@ -193,6 +199,10 @@ mod tests {
         assert_eq!(row.opt_real(2).unwrap(), Some(3.0));
         assert_eq!(row.json::<Vec<i32>>(4).unwrap(), [1, 2]);
         assert_eq!(row.text(2).unwrap_err().status.as_u16(), 500);
+        assert_eq!(
+            row.int(0).unwrap_err().message,
+            "column 0 is text, expected integer"
+        );
         assert!(row.int(9).unwrap_err().message.contains("no column 9"));
         assert!(row.json::<Vec<i32>>(0).is_err());
         assert_eq!(opt::<i64>(None), Value::Null);

@@ -42,8 +42,20 @@ pub struct MintedToken {
     pub secret: String,
 }
 
-const TOKEN_COLUMNS: &str =
-    "seq, id, name, scopes, token_prefix, created_at, created_by, revoked_at";
+/// What `createdBy` says of a token minted into an organization by someone
+/// outside it (an organization's first admin token, minted by an operator
+/// of the default organization): nothing of another organization is shown.
+pub const OPERATOR_CREATOR: &str = "instance operator";
+
+/// The columns [`token`] reads, from `api_tokens AS t`. `created_by` of a
+/// token minted by another organization (stored before minting recorded
+/// [`OPERATOR_CREATOR`] itself) is masked too: such a token is its
+/// organization's first, minted in the same transaction, with the same
+/// timestamp, as the organization.
+const TOKEN_COLUMNS: &str = "t.seq, t.id, t.name, t.scopes, t.token_prefix, t.created_at, \
+     CASE WHEN EXISTS (SELECT 1 FROM organizations o WHERE o.id = t.organization_id \
+     AND o.created_at = t.created_at AND o.id <> 'org_default') \
+     THEN 'instance operator' ELSE t.created_by END, t.revoked_at";
 
 fn token(row: &Row) -> Result<Token, ApiError> {
     let revoked_at = row.opt_int(7)?;
@@ -83,6 +95,12 @@ pub async fn mint(
         name,
         scopes,
     } = new;
+    // The minter's name only when it belongs to the same organization.
+    let created_by = if organization_id == principal.organization_id {
+        principal.actor_name.clone()
+    } else {
+        OPERATOR_CREATOR.to_owned()
+    };
     let secret = format_token(random_bytes());
     let id = ids::new_id(TOKEN, random_bytes());
     let prefix = secret[..8].to_owned();
@@ -97,7 +115,7 @@ pub async fn mint(
             Value::Text(prefix.clone()),
             Value::Text(json_text(scopes)?),
             Value::Integer(stamp.now),
-            Value::Text(principal.actor_name.clone()),
+            Value::Text(created_by.clone()),
         ],
     )
     .await?;
@@ -125,7 +143,7 @@ pub async fn mint(
             scopes: scopes.to_vec(),
             prefix,
             created_at: rfc3339_millis(stamp.now),
-            created_by: principal.actor_name.clone(),
+            created_by,
             revoked: false,
             revoked_at: None,
         },
@@ -141,8 +159,8 @@ pub async fn list(
 ) -> Result<Page<Token>, ApiError> {
     db.page(
         &format!(
-            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE organization_id = ? AND seq > ? \
-             ORDER BY seq LIMIT ?"
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens AS t WHERE t.organization_id = ? \
+             AND t.seq > ? ORDER BY t.seq LIMIT ?"
         ),
         vec![
             Value::Text(organization_id.to_owned()),
@@ -158,7 +176,9 @@ pub async fn list(
 pub async fn get(db: &Db, organization_id: &str, token_id: &str) -> Result<Token, ApiError> {
     let row = db
         .row(
-            &format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE organization_id = ? AND id = ?"),
+            &format!(
+                "SELECT {TOKEN_COLUMNS} FROM api_tokens AS t WHERE t.organization_id = ? AND t.id = ?"
+            ),
             [
                 Value::Text(organization_id.to_owned()),
                 Value::Text(token_id.to_owned()),
