@@ -265,6 +265,17 @@ impl Runtime {
         send(method, &self.url(path), headers, body)
     }
 
+    /// Kills the process at once (SIGKILL: no shutdown code runs), as a
+    /// crash or an OOM kill would; usable while other threads share it.
+    pub fn kill_now(&self) {
+        let status = Command::new("kill")
+            .arg("-KILL")
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("running kill");
+        assert!(status.success());
+    }
+
     /// Stops the runtime the way a supervisor would (SIGTERM) and waits.
     pub fn stop(mut self) -> String {
         terminate(&mut self.child);
@@ -329,6 +340,29 @@ impl Reply {
 }
 
 pub fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> Reply {
+    exchange(method, url, headers, body, false).unwrap_or_else(|e| panic!("{method} {url}: {e}"))
+}
+
+/// Like [`send`], but a transport failure (refused, reset, a body cut
+/// short: a killed server) is an `Err` instead of a panic.
+pub fn try_send(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Result<Reply, String> {
+    exchange(method, url, headers, body, true)
+}
+
+/// `whole_body`: a body that cannot be read to its end is an error (else
+/// whatever was read, as tests of cut responses want).
+fn exchange(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+    whole_body: bool,
+) -> Result<Reply, String> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(60)))
@@ -340,17 +374,21 @@ pub fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str
     }
     let res = agent
         .run(req.body(body.unwrap_or("").to_owned()).unwrap())
-        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+        .map_err(|e| e.to_string())?;
     let status = res.status().as_u16();
     let headers = res
         .headers()
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
         .collect();
-    let body = res.into_body().read_to_string().unwrap_or_default();
-    Reply {
+    let body = match res.into_body().read_to_string() {
+        Ok(body) => body,
+        Err(e) if whole_body => return Err(format!("reading the body: {e}")),
+        Err(_) => String::new(),
+    };
+    Ok(Reply {
         status,
         headers,
         body,
-    }
+    })
 }

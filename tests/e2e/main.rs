@@ -8,7 +8,9 @@ mod stub;
 
 mod analytics;
 mod authz;
+mod cache_promise;
 mod consistency;
+mod crash;
 mod console;
 mod control_plane;
 mod gateway;
