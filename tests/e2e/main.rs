@@ -20,5 +20,6 @@ mod health;
 mod host_interfaces;
 mod request_failures;
 mod routing;
+mod schemathesis;
 mod sdk_contract;
 mod startup;
