@@ -14,6 +14,7 @@ mod crash;
 mod console;
 mod control_plane;
 mod gateway;
+mod gateway_faults;
 mod logs;
 
 mod health;

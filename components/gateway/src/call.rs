@@ -17,7 +17,9 @@ use prompthelm_component_kit::{
     ApiError, RequestContext, StatusCode, codes, random_bytes, request,
 };
 use prompthelm_domain::auth::{Scope, parse_bearer};
-use prompthelm_domain::gateway::{self, GatewayRequest, PromptName, Target};
+use prompthelm_domain::gateway::{
+    self, GatewayRequest, MAX_RENDERED_BYTES, PromptName, RenderError, Target,
+};
 use prompthelm_domain::ids::new_id;
 use prompthelm_domain::rate_limit::{Decision, WINDOW_MS};
 use prompthelm_domain::template::ResolveError;
@@ -192,7 +194,7 @@ async fn prepare(
             Some(version.content)
         }
     };
-    let rendered = gateway::render(&body, version.as_ref()).map_err(variables_error)?;
+    let rendered = gateway::render(&body, version.as_ref()).map_err(render_error)?;
     call.log.model = Some(rendered.model.clone());
     let provider = Provider::for_model(&rendered.model).ok_or_else(|| {
         ApiError::new(
@@ -247,7 +249,23 @@ fn refs(secrets: &[String]) -> Vec<&str> {
 }
 
 /// Missing variables are the gateway's own 422; values of the wrong type
-/// are field errors like any other.
+/// are field errors like any other; a rendered prompt over the cap is its
+/// own 422.
+fn render_error(e: RenderError) -> ApiError {
+    match e {
+        RenderError::Variables(e) => variables_error(e),
+        RenderError::TooLarge { bytes } => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            codes::RENDERED_PROMPT_TOO_LARGE,
+            format!(
+                "the rendered system and user texts would be {bytes} bytes; the gateway \
+                 renders at most {MAX_RENDERED_BYTES}"
+            ),
+        )
+        .with_details(json!({"renderedBytes": bytes, "limit": MAX_RENDERED_BYTES})),
+    }
+}
+
 fn variables_error(e: ResolveError) -> ApiError {
     if e.missing.is_empty() {
         return ApiError::invalid_fields(e.invalid);

@@ -34,9 +34,12 @@ pub async fn run(mut call: Call, prepared: Prepared) -> Response<BoxBody> {
         return call.finish_response(boxed(call.ctx.api_error(&e)));
     }
     let log = &call.log;
+    // A provider (or a template) may echo what it was sent; the provider key
+    // must not reach the caller that way either.
+    let output = transcript::scrub(&completion.output, &prepared.secret_refs());
     let body = json!({
         "id": log.id,
-        "output": completion.output,
+        "output": output,
         "model": prepared.chat.model,
         "inputTokens": completion.input_tokens,
         "outputTokens": completion.output_tokens,

@@ -17,6 +17,7 @@ use futures::channel::mpsc::Sender;
 use http::HeaderValue;
 use prompthelm_component_kit::{REQUEST_ID_HEADER, StatusCode};
 use prompthelm_providers::response::{echo, error_message};
+use prompthelm_providers::transcript::StreamScrubber;
 use prompthelm_providers::{SseParser, StreamDecoder, StreamEvent, transcript};
 use prompthelm_store::executions::Status;
 use serde_json::{Value, json};
@@ -24,7 +25,7 @@ use spin_sdk::http::{BoxBody, Response, box_body};
 use spin_sdk::wasip3::http_compat::IncomingResponseBody;
 
 use crate::call::{Call, Prepared, millis_since};
-use crate::upstream::{self, UpstreamError};
+use crate::upstream::{self, Deadline, UpstreamError};
 
 /// The most bytes of a stream kept for the log's transcript; the stored
 /// text is capped again at [`transcript::BODY_CAP`].
@@ -32,6 +33,10 @@ const MAX_TRANSCRIPT_BYTES: usize = 8 << 20;
 
 /// The log's code when the caller hung up mid-stream (nginx's convention).
 const CLIENT_CLOSED_REQUEST: &str = "CLIENT_CLOSED_REQUEST";
+
+/// The log's code when the caller stopped reading: frames could not be
+/// handed over before the call's deadline, so the relay gave up.
+const CLIENT_STALLED: &str = "CLIENT_STALLED";
 
 /// Where the text comes from.
 enum Source {
@@ -98,6 +103,8 @@ enum Stop {
     Upstream(UpstreamError),
     /// The caller went away: nobody is left to send frames to.
     ClientGone,
+    /// The caller stopped reading until the call's deadline passed.
+    ClientStalled,
 }
 
 impl From<UpstreamError> for Stop {
@@ -106,11 +113,12 @@ impl From<UpstreamError> for Stop {
     }
 }
 
-/// What the relay has seen so far.
-#[derive(Default)]
+/// What the relay has seen and sent so far.
 struct Relayed {
     transcript: Vec<u8>,
     usage: (u64, u64, u64),
+    /// Keeps the provider key (echoed by a provider) out of the frames.
+    scrubber: StreamScrubber,
 }
 
 async fn relay(
@@ -120,11 +128,17 @@ async fn relay(
     mut frames: Sender<Bytes>,
     provider_started: Instant,
 ) {
-    let mut relayed = Relayed::default();
+    let mut relayed = Relayed {
+        transcript: Vec::new(),
+        usage: (0, 0, 0),
+        scrubber: StreamScrubber::new(&prepared.secret_refs()),
+    };
+    let deadline = &prepared.deadline;
     let outcome = match source {
         Source::Echo(output) => {
             call.log.response_body = Some(prepared.echo_record(&output));
-            send(&mut frames, &chunk_frame(&output)).await
+            let output = transcript::scrub(&output, &prepared.secret_refs());
+            send(&mut frames, &chunk_frame(&output), deadline).await
         }
         Source::Provider(mut body) => {
             let outcome = pump(&mut body, &prepared, &mut frames, &mut relayed).await;
@@ -163,22 +177,30 @@ async fn relay(
                 Err(store_error) => error_frame(&call, store_error.code, &store_error.message),
             }
         }
-        Err(Stop::ClientGone) => {
-            if let Err(e) = call
-                .store(Status::Error, StatusCode::OK, Some(CLIENT_CLOSED_REQUEST))
-                .await
-            {
+        Err(stop @ (Stop::ClientGone | Stop::ClientStalled)) => {
+            let code = match stop {
+                Stop::ClientStalled => CLIENT_STALLED,
+                _ => CLIENT_CLOSED_REQUEST,
+            };
+            if let Err(e) = call.store(Status::Error, StatusCode::OK, Some(code)).await {
                 eprintln!(
-                    "gateway: execution log {} not stored after the client left: {}",
-                    call.log.id, e.message
+                    "gateway: execution log {} not stored after the client {}: {}",
+                    call.log.id,
+                    if code == CLIENT_STALLED {
+                        "stalled"
+                    } else {
+                        "left"
+                    },
+                    e.message
                 );
             }
             return;
         }
     };
-    // A send error here means the caller left during the last frame; the
-    // call is already logged, so there is nothing left to tell anyone.
-    let _ = send(&mut frames, &last_frame).await;
+    // A send error here means the caller left (or stalled) during the last
+    // frame; the call is already logged, so there is nothing left to tell
+    // anyone.
+    let _ = send(&mut frames, &last_frame, deadline).await;
 }
 
 /// Reads the provider's stream to its end, relaying text deltas.
@@ -199,15 +221,16 @@ async fn pump(
                 .into());
             }
             let events = decoder.finish().map_err(UpstreamError::from)?;
-            return apply(events, frames, relayed).await.map(|_| ());
+            apply(events, frames, relayed, &prepared.deadline).await?;
+            return flush(frames, relayed, &prepared.deadline).await;
         };
         if relayed.transcript.len() < MAX_TRANSCRIPT_BYTES {
             relayed.transcript.extend_from_slice(&chunk);
         }
         for event in sse.push(&chunk) {
             let events = decoder.decode(&event).map_err(UpstreamError::from)?;
-            if apply(events, frames, relayed).await? {
-                return Ok(());
+            if apply(events, frames, relayed, &prepared.deadline).await? {
+                return flush(frames, relayed, &prepared.deadline).await;
             }
         }
     }
@@ -218,10 +241,16 @@ async fn apply(
     events: Vec<StreamEvent>,
     frames: &mut Sender<Bytes>,
     relayed: &mut Relayed,
+    deadline: &Deadline,
 ) -> Result<bool, Stop> {
     for event in events {
         match event {
-            StreamEvent::Delta(text) => send(frames, &chunk_frame(&text)).await?,
+            StreamEvent::Delta(text) => {
+                let text = relayed.scrubber.push(&text);
+                if !text.is_empty() {
+                    send(frames, &chunk_frame(&text), deadline).await?;
+                }
+            }
             StreamEvent::Usage {
                 input_tokens,
                 output_tokens,
@@ -236,11 +265,27 @@ async fn apply(
     Ok(false)
 }
 
-async fn send(frames: &mut Sender<Bytes>, frame: &Bytes) -> Result<(), Stop> {
-    frames
-        .send(frame.clone())
-        .await
-        .map_err(|_| Stop::ClientGone)
+/// Sends what the scrubber still holds back, at the stream's end.
+async fn flush(
+    frames: &mut Sender<Bytes>,
+    relayed: &mut Relayed,
+    deadline: &Deadline,
+) -> Result<(), Stop> {
+    let rest = std::mem::replace(&mut relayed.scrubber, StreamScrubber::new(&[])).finish();
+    if rest.is_empty() {
+        return Ok(());
+    }
+    send(frames, &chunk_frame(&rest), deadline).await
+}
+
+/// Hands one frame to the response body. A caller that stops reading fills
+/// the buffers until this waits; past the call's deadline it gives up, so
+/// a stalled client cannot hold the instance beyond the call's budget.
+async fn send(frames: &mut Sender<Bytes>, frame: &Bytes, deadline: &Deadline) -> Result<(), Stop> {
+    match deadline.race(frames.send(frame.clone())).await {
+        None => Err(Stop::ClientStalled),
+        Some(sent) => sent.map_err(|_| Stop::ClientGone),
+    }
 }
 
 fn chunk_frame(text: &str) -> Bytes {

@@ -52,6 +52,9 @@ pub mod codes {
     pub const NO_VERSION_IN_ENVIRONMENT: &str = "NO_VERSION_IN_ENVIRONMENT";
     /// Required prompt variables without a value or default: 422.
     pub const GATEWAY_MISSING_VARIABLES: &str = "GATEWAY_MISSING_VARIABLES";
+    /// The rendered system and user texts would exceed the gateway's cap
+    /// (`gateway::MAX_RENDERED_BYTES`): 422, logged like any failed call.
+    pub const RENDERED_PROMPT_TOO_LARGE: &str = "RENDERED_PROMPT_TOO_LARGE";
     /// No provider serves the requested model: 422.
     pub const UNSUPPORTED_MODEL: &str = "UNSUPPORTED_MODEL";
     /// The token started too many gateway calls this minute: 429.

@@ -232,10 +232,31 @@ pub struct RenderedCall {
 /// ([`template::resolve_values`]), and every placeholder left in the final
 /// texts without a value counts as missing, so the model never sees a raw
 /// `{{name}}` (e.g. from an overriding `user` text the schema does not know).
+/// The most bytes the rendered system and user texts of one call may add up
+/// to. 1 MiB is about 250,000 tokens, beyond most models' context windows;
+/// the cap stops a template bomb (`{{q}}` repeated, with a long `q`) from
+/// costing memory, bandwidth and provider money.
+pub const MAX_RENDERED_BYTES: usize = 1 << 20;
+
+/// Why a call could not be rendered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RenderError {
+    /// The variables do not satisfy the schema or the texts' placeholders.
+    Variables(ResolveError),
+    /// The rendered texts would be larger than [`MAX_RENDERED_BYTES`].
+    TooLarge { bytes: usize },
+}
+
+impl From<ResolveError> for RenderError {
+    fn from(e: ResolveError) -> Self {
+        RenderError::Variables(e)
+    }
+}
+
 pub fn render(
     req: &GatewayRequest,
     version: Option<&VersionContent>,
-) -> Result<RenderedCall, ResolveError> {
+) -> Result<RenderedCall, RenderError> {
     let schema = version.map(|v| v.variables.as_slice()).unwrap_or_default();
     let values = template::resolve_values(schema, &req.variables)?;
     let pick = |given: &Option<String>, saved: Option<&String>| -> String {
@@ -255,7 +276,13 @@ pub fn render(
         return Err(ResolveError {
             missing,
             invalid: Vec::new(),
-        });
+        }
+        .into());
+    }
+    let bytes = template::rendered_len(&system, &values)
+        .saturating_add(template::rendered_len(&user, &values));
+    if bytes > MAX_RENDERED_BYTES {
+        return Err(RenderError::TooLarge { bytes });
     }
     Ok(RenderedCall {
         model: pick(&req.model, version.map(|v| &v.model)),
@@ -427,9 +454,17 @@ mod tests {
         assert!(call.stop_sequences.is_empty());
     }
 
+    fn variables_error(e: RenderError) -> ResolveError {
+        match e {
+            RenderError::Variables(e) => e,
+            other => panic!("not a variables error: {other:?}"),
+        }
+    }
+
     #[test]
     fn missing_and_invalid_variables_are_named() {
         let err = render(&req(r#"{"variables":{"words":"many"}}"#), Some(&version())).unwrap_err();
+        let err = variables_error(err);
         assert_eq!(err.missing, ["text"]);
         assert_eq!(err.invalid[0].field, "variables.words");
         // A placeholder the schema does not declare, from an overriding text.
@@ -438,7 +473,41 @@ mod tests {
             Some(&version()),
         )
         .unwrap_err();
-        assert_eq!(err.missing, ["extra"]);
+        assert_eq!(variables_error(err).missing, ["extra"]);
+    }
+
+    #[test]
+    fn a_template_bomb_is_refused_before_it_is_rendered() {
+        // 20,000 placeholders × a 1,000-character value: 20 MB if rendered.
+        let body = serde_json::json!({
+            "user": "{{q}}".repeat(20_000),
+            "model": "echo",
+            "variables": {"q": "x".repeat(1_000)},
+        });
+        let err = render(&serde_json::from_value(body).unwrap(), None).unwrap_err();
+        assert_eq!(
+            err,
+            RenderError::TooLarge {
+                bytes: 20_000 * 1_000
+            }
+        );
+        // Exactly at the cap is fine; one byte more is not.
+        let at_cap = |n: usize| {
+            let body = serde_json::json!({
+                "system": "ab",
+                "user": "{{q}}",
+                "model": "echo",
+                "variables": {"q": "x".repeat(n)},
+            });
+            render(&serde_json::from_value(body).unwrap(), None)
+        };
+        assert!(at_cap(MAX_RENDERED_BYTES - 2).is_ok());
+        assert_eq!(
+            at_cap(MAX_RENDERED_BYTES - 1).unwrap_err(),
+            RenderError::TooLarge {
+                bytes: MAX_RENDERED_BYTES + 1
+            }
+        );
     }
 
     #[test]
@@ -457,7 +526,7 @@ mod tests {
             ("sys", "Hello you", "echo")
         );
         let err = render(&req(r#"{"user":"Hello {{who}}","model":"echo"}"#), None).unwrap_err();
-        assert_eq!(err.missing, ["who"]);
+        assert_eq!(variables_error(err).missing, ["who"]);
     }
 
     #[test]

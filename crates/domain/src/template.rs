@@ -131,6 +131,18 @@ pub fn render(text: &str, values: &BTreeMap<String, String>) -> String {
     out
 }
 
+/// How many bytes [`render`] would produce, computed without producing
+/// them, so a template that repeats a long value many times can be refused
+/// before it costs memory.
+pub fn rendered_len(text: &str, values: &BTreeMap<String, String>) -> usize {
+    scan(text).into_iter().fold(0usize, |total, segment| {
+        total.saturating_add(match segment {
+            Segment::Literal(s) => s.len(),
+            Segment::Placeholder { name, raw } => values.get(name).map_or(raw.len(), String::len),
+        })
+    })
+}
+
 /// Why the values given for a call do not satisfy the version's schema.
 /// The gateway answers it with `GATEWAY_MISSING_VARIABLES` (missing) or a
 /// validation error (invalid).

@@ -62,6 +62,64 @@ pub fn scrub(text: &str, secrets: &[&str]) -> String {
     text
 }
 
+/// [`scrub`] for text that arrives in pieces (a stream's deltas): a secret
+/// split across two pieces is still replaced, because the tail of each
+/// piece that could be the start of a secret is held back until the next
+/// piece (or [`StreamScrubber::finish`]) shows what follows.
+pub struct StreamScrubber {
+    secrets: Vec<String>,
+    pending: String,
+}
+
+impl StreamScrubber {
+    pub fn new(secrets: &[&str]) -> StreamScrubber {
+        StreamScrubber {
+            secrets: secrets
+                .iter()
+                .filter(|s| !s.is_empty())
+                .map(|s| (*s).to_owned())
+                .collect(),
+            pending: String::new(),
+        }
+    }
+
+    /// Takes the next piece; returns the text that is safe to send now
+    /// (possibly empty).
+    pub fn push(&mut self, piece: &str) -> String {
+        self.pending.push_str(piece);
+        let refs: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
+        let scrubbed = scrub(&self.pending, &refs);
+        let keep = self.held_back(&scrubbed);
+        self.pending = scrubbed[keep..].to_owned();
+        scrubbed[..keep].to_owned()
+    }
+
+    /// The rest, at the end of the stream.
+    pub fn finish(self) -> String {
+        self.pending
+    }
+
+    /// Where the longest tail of `text` that is a proper prefix of some
+    /// secret starts (`text.len()` when there is none).
+    fn held_back(&self, text: &str) -> usize {
+        let longest = self
+            .secrets
+            .iter()
+            .flat_map(|secret| {
+                (1..secret.len().min(text.len() + 1))
+                    .rev()
+                    .find(|&n| text.as_bytes().ends_with(&secret.as_bytes()[..n]))
+            })
+            .max()
+            .unwrap_or(0);
+        let mut start = text.len() - longest;
+        while !text.is_char_boundary(start) {
+            start -= 1;
+        }
+        start
+    }
+}
+
 /// Cuts `text` to at most [`BODY_CAP`] bytes (at a character boundary) and
 /// says how much was dropped.
 pub fn cap(mut text: String) -> String {
@@ -80,6 +138,28 @@ pub fn cap(mut text: String) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_stream_scrubber_replaces_secrets_split_across_pieces() {
+        let key = "sk-test-0123456789";
+        let text = format!("header: Bearer {key} and again {key}!");
+        // Every way of cutting the text in three still hides the key.
+        for a in 0..text.len() {
+            for b in a..text.len() {
+                let mut scrubber = StreamScrubber::new(&[key, ""]);
+                let mut out = scrubber.push(&text[..a]);
+                out += &scrubber.push(&text[a..b]);
+                out += &scrubber.push(&text[b..]);
+                out += &scrubber.finish();
+                assert_eq!(out, "header: Bearer [REDACTED] and again [REDACTED]!");
+            }
+        }
+        // Text that only looks like a key's start is sent once it is clear.
+        let mut scrubber = StreamScrubber::new(&[key]);
+        assert_eq!(scrubber.push("an sk-"), "an ");
+        assert_eq!(scrubber.push("ip"), "sk-ip");
+        assert_eq!(scrubber.finish(), "");
+    }
+
     use super::*;
     use crate::request::build;
     use crate::{ChatRequest, Provider};
