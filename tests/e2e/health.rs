@@ -5,7 +5,13 @@ use crate::harness::Runtime;
 #[test]
 fn health_is_ok_when_sqlite_and_key_value_answer() {
     let rt = Runtime::app();
-    let res = rt.get("/api/v1/gateway/health");
+    let admin = format!("Bearer {}", rt.admin_token());
+    let res = rt.request(
+        "GET",
+        "/api/v1/gateway/health",
+        &[("Authorization", &admin)],
+        None,
+    );
     assert_eq!(res.status, 200, "{}", res.body);
     let v = res.json();
     assert_eq!(v["status"], "ok");
@@ -19,12 +25,67 @@ fn health_is_ok_when_sqlite_and_key_value_answer() {
     let id = res.header("x-request-id").expect("X-Request-Id");
     assert!(id.starts_with("req_"), "{id}");
     assert_eq!(v["requestId"], id);
+    // The tests run with spin.toml's public token_hash_key: admins are told.
+    let warnings = v["warnings"].as_array().expect("warnings for admins");
+    assert!(
+        warnings[0].as_str().unwrap().contains("token_hash_key"),
+        "{v}"
+    );
 
     // One log line per request: method, path, component, status, duration.
     let logs = rt.wait_for_log("GET /api/v1/gateway/health gateway 200");
     assert!(
         logs.contains("GET /api/v1/gateway/health gateway 200"),
         "{logs}"
+    );
+}
+
+#[test]
+fn health_tells_the_public_only_the_verdict_and_writes_nothing() {
+    let rt = Runtime::app();
+    let kv = rusqlite::Connection::open(rt.state_dir.join("sqlite_key_value.db")).unwrap();
+    let rows = || -> i64 {
+        kv.query_row("SELECT count(*) FROM spin_key_value", [], |r| r.get(0))
+            .unwrap()
+    };
+    let before = rows();
+    for auth in [None, Some("Bearer phk_00000000000000000000000000000000")] {
+        let headers: Vec<(&str, &str)> = auth.map(|a| ("Authorization", a)).into_iter().collect();
+        let res = rt.request("GET", "/api/v1/gateway/health", &headers, None);
+        assert_eq!(res.status, 200, "{}", res.body);
+        let v = res.json();
+        let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["requestId", "service", "status", "timestamp"], "{v}");
+    }
+    assert_eq!(
+        rows(),
+        before,
+        "a health probe wrote to the key-value store"
+    );
+}
+
+#[test]
+fn health_is_degraded_not_down_when_the_key_value_store_fails() {
+    let rt = Runtime::app();
+    let admin = format!("Bearer {}", rt.admin_token());
+    let kv = rusqlite::Connection::open(rt.state_dir.join("sqlite_key_value.db")).unwrap();
+    kv.execute_batch("ALTER TABLE spin_key_value RENAME TO broken_key_value")
+        .unwrap();
+    let res = rt.request(
+        "GET",
+        "/api/v1/gateway/health",
+        &[("Authorization", &admin)],
+        None,
+    );
+    assert_eq!(res.status, 200, "{}", res.body);
+    let v = res.json();
+    assert_eq!(v["status"], "degraded", "{v}");
+    assert_eq!(v["checks"]["keyValue"]["status"], "error", "{v}");
+    assert_eq!(v["checks"]["sqlite"]["status"], "ok", "{v}");
+    assert_eq!(
+        rt.get("/api/v1/gateway/health").json()["status"],
+        "degraded"
     );
 }
 
@@ -43,7 +104,7 @@ fn health_echoes_the_callers_request_id() {
 }
 
 #[test]
-fn health_is_503_naming_sqlite_when_the_database_is_unusable() {
+fn health_is_503_when_the_database_is_unusable() {
     let rt = Runtime::app();
     assert_eq!(rt.get("/api/v1/gateway/health").status, 200);
 
@@ -54,12 +115,15 @@ fn health_is_503_naming_sqlite_when_the_database_is_unusable() {
         let _ = std::fs::remove_file(rt.state_dir.join(format!("sqlite_db.db{suffix}")));
     }
 
-    let res = rt.get("/api/v1/gateway/health");
-    let v = res.assert_envelope(503, "SERVICE_UNAVAILABLE");
-    let message = v["message"].as_str().unwrap();
-    assert!(message.contains("sqlite"), "{message}");
-    assert_eq!(v["details"]["sqlite"]["status"], "error", "{v}");
-    assert_eq!(v["details"]["keyValue"]["status"], "ok", "{v}");
+    // The public learns that it is down, not why.
+    let v = rt
+        .get("/api/v1/gateway/health")
+        .assert_envelope(503, "SERVICE_UNAVAILABLE");
+    assert_eq!(
+        v["message"],
+        "health check failed: the database is not available"
+    );
+    assert!(v.get("details").is_none(), "{v}");
 }
 
 #[test]

@@ -4,10 +4,15 @@
 //! database and the `default` key-value store) and passes their outcomes to
 //! [`evaluate`], which decides the status and builds the body:
 //!
-//! - both ok: 200 with [`HealthBody`];
-//! - either failed: 503 with the error envelope, `SERVICE_UNAVAILABLE`, a
-//!   message naming each failed check and why, and `details` holding the same
-//!   `checks` object as the 200 body.
+//! - both ok: 200 with [`HealthBody`], `status: "ok"`;
+//! - the key-value store failed: 200, `status: "degraded"` (the gateway
+//!   serves from the database without its cache);
+//! - the database failed: 503 with the error envelope,
+//!   `SERVICE_UNAVAILABLE`.
+//!
+//! Both checks only read. What the answer says depends on who asks
+//! ([`Audience`]): without an admin token only the verdict; with one, every
+//! check's numbers and errors and the configuration warnings.
 
 use prompthelm_component_kit::{ErrorEnvelope, StatusCode, codes};
 use serde::Serialize;
@@ -68,18 +73,46 @@ pub struct Checks {
     pub key_value: CheckReport,
 }
 
+/// The overall verdict of a 200.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Overall {
+    /// Every dependency answered.
+    Ok,
+    /// The key-value store failed: the gateway serves on from the database
+    /// (the cache is only an accelerator), just slower. Still a 200, so an
+    /// orchestrator does not restart replicas that can serve.
+    Degraded,
+}
+
+/// Who asks, and so how much the answer says.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Audience {
+    /// No admin token: the verdict only, nothing about versions, schema,
+    /// timings or errors.
+    Public,
+    /// An admin token: every check with its numbers and errors, and the
+    /// deployment's configuration warnings.
+    Admin { warnings: Vec<String> },
+}
+
 /// The 200 body.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HealthBody {
-    /// Always `"ok"`.
-    pub status: CheckStatus,
+    /// `"ok"` or `"degraded"`.
+    pub status: Overall,
     /// [`SERVICE`].
     pub service: &'static str,
-    /// [`VERSION`].
-    pub version: &'static str,
-    /// Per-dependency results.
-    pub checks: Checks,
+    /// [`VERSION`]; admins only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<&'static str>,
+    /// Per-dependency results; admins only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checks: Option<Checks>,
+    /// Configuration an operator should fix; admins only.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// When the request arrived.
     pub timestamp: String,
     /// The request id (also in `X-Request-Id`).
@@ -95,13 +128,21 @@ pub enum Health {
     Unhealthy(ErrorEnvelope),
 }
 
-/// Decides the answer from the two check outcomes.
+/// Decides the answer from the two check outcomes. Only the database is
+/// required: without it nothing works.
 pub fn evaluate(
     sqlite: CheckOutcome<i64>,
     key_value: CheckOutcome<()>,
+    audience: Audience,
     timestamp: &str,
     request_id: &str,
 ) -> Health {
+    let sqlite_failed = sqlite.result.is_err();
+    let overall = if key_value.result.is_ok() {
+        Overall::Ok
+    } else {
+        Overall::Degraded
+    };
     let mut failures = Vec::new();
     if let Err(e) = &sqlite.result {
         failures.push(format!("sqlite: {e}"));
@@ -113,27 +154,35 @@ pub fn evaluate(
         sqlite: report(sqlite.latency_ms, sqlite.result.map(Some)),
         key_value: report(key_value.latency_ms, key_value.result.map(|()| None)),
     };
-    if failures.is_empty() {
+    let warnings = match audience {
+        Audience::Public => None,
+        Audience::Admin { warnings } => Some(warnings),
+    };
+    if !sqlite_failed {
         return Health::Healthy(HealthBody {
-            status: CheckStatus::Ok,
+            status: overall,
             service: SERVICE,
-            version: VERSION,
-            checks,
+            version: warnings.is_some().then_some(VERSION),
+            warnings: warnings.clone().unwrap_or_default(),
+            checks: warnings.map(|_| checks),
             timestamp: timestamp.to_owned(),
             request_id: request_id.to_owned(),
         });
     }
-    let details = serde_json::to_value(&checks).unwrap_or(serde_json::Value::Null);
-    Health::Unhealthy(
+    let envelope = |message: String| {
         ErrorEnvelope::new(
             StatusCode::SERVICE_UNAVAILABLE.as_u16(),
             codes::SERVICE_UNAVAILABLE,
-            format!("health check failed: {}", failures.join("; ")),
+            message,
             timestamp,
             request_id,
         )
-        .with_details(details),
-    )
+    };
+    Health::Unhealthy(match warnings {
+        None => envelope("health check failed: the database is not available".to_owned()),
+        Some(_) => envelope(format!("health check failed: {}", failures.join("; ")))
+            .with_details(serde_json::to_value(&checks).unwrap_or(serde_json::Value::Null)),
+    })
 }
 
 fn report(latency_ms: u64, result: Result<Option<i64>, String>) -> CheckReport {
@@ -168,20 +217,9 @@ pub fn schema_version(value: Option<&Value>) -> Result<i64, String> {
     }
 }
 
-/// The key the key-value check writes, reads back and deletes; unique per
-/// request so concurrent health checks do not interfere.
-pub fn kv_probe_key(request_id: &str) -> String {
-    format!("health:probe:{request_id}")
-}
-
-/// Whether the value read back is the one written.
-pub fn kv_read_back_matches(written: &[u8], read: Option<&[u8]>) -> Result<(), String> {
-    match read {
-        Some(read) if read == written => Ok(()),
-        Some(_) => Err("value read back differs from the value written".to_owned()),
-        None => Err("value written was not found on read-back".to_owned()),
-    }
-}
+/// The key the key-value check reads. Health is read-only: a probe every
+/// few seconds from a load balancer must not write to the store.
+pub const KV_PROBE_KEY: &str = "health:probe";
 
 #[cfg(test)]
 mod tests {
@@ -205,9 +243,22 @@ mod tests {
         }
     }
 
+    fn failed<T>(error: &str) -> CheckOutcome<T> {
+        CheckOutcome {
+            latency_ms: 5,
+            result: Err(error.to_owned()),
+        }
+    }
+
+    fn admin() -> Audience {
+        Audience::Admin {
+            warnings: vec!["token_hash_key is the public default".into()],
+        }
+    }
+
     #[test]
-    fn healthy_body_has_the_documented_shape() {
-        let Health::Healthy(body) = evaluate(ok_sqlite(), ok_kv(), TS, RID) else {
+    fn admins_get_the_documented_shape_with_checks_and_warnings() {
+        let Health::Healthy(body) = evaluate(ok_sqlite(), ok_kv(), admin(), TS, RID) else {
             panic!("expected healthy");
         };
         assert_eq!(
@@ -220,6 +271,7 @@ mod tests {
                     "sqlite": {"status": "ok", "schemaVersion": 1, "latencyMs": 3},
                     "keyValue": {"status": "ok", "latencyMs": 2}
                 },
+                "warnings": ["token_hash_key is the public default"],
                 "timestamp": TS,
                 "requestId": RID
             })
@@ -233,12 +285,40 @@ mod tests {
     }
 
     #[test]
-    fn sqlite_failure_is_503_with_details() {
-        let sqlite = CheckOutcome {
-            latency_ms: 5,
-            result: Err("io error: file is not a database".to_owned()),
+    fn the_public_gets_the_verdict_only() {
+        let Health::Healthy(body) = evaluate(ok_sqlite(), ok_kv(), Audience::Public, TS, RID)
+        else {
+            panic!("expected healthy");
         };
-        let Health::Unhealthy(env) = evaluate(sqlite, ok_kv(), TS, RID) else {
+        assert_eq!(
+            serde_json::to_value(&body).unwrap(),
+            json!({"status": "ok", "service": "prompthelm", "timestamp": TS, "requestId": RID})
+        );
+        let Health::Unhealthy(env) = evaluate(
+            failed("io error: /secret/path"),
+            ok_kv(),
+            Audience::Public,
+            TS,
+            RID,
+        ) else {
+            panic!("expected unhealthy");
+        };
+        assert_eq!(
+            env.message,
+            "health check failed: the database is not available"
+        );
+        assert_eq!(env.details, None);
+    }
+
+    #[test]
+    fn sqlite_failure_is_503_with_details_for_admins() {
+        let Health::Unhealthy(env) = evaluate(
+            failed("io error: file is not a database"),
+            ok_kv(),
+            admin(),
+            TS,
+            RID,
+        ) else {
             panic!("expected unhealthy");
         };
         assert_eq!(env.status_code, 503);
@@ -260,15 +340,13 @@ mod tests {
 
     #[test]
     fn both_failures_are_named() {
-        let sqlite = CheckOutcome {
-            latency_ms: 0,
-            result: Err("access denied".to_owned()),
-        };
-        let kv = CheckOutcome {
-            latency_ms: 1,
-            result: Err("no such store".to_owned()),
-        };
-        let Health::Unhealthy(env) = evaluate(sqlite, kv, TS, RID) else {
+        let Health::Unhealthy(env) = evaluate(
+            failed("access denied"),
+            failed("no such store"),
+            admin(),
+            TS,
+            RID,
+        ) else {
             panic!("expected unhealthy");
         };
         assert_eq!(
@@ -281,16 +359,21 @@ mod tests {
     }
 
     #[test]
-    fn kv_failure_alone() {
-        let kv = CheckOutcome {
-            latency_ms: 1,
-            result: Err("access denied".to_owned()),
+    fn a_failed_key_value_store_degrades_but_serves() {
+        let Health::Healthy(body) = evaluate(ok_sqlite(), failed("down"), admin(), TS, RID) else {
+            panic!("the gateway serves without its cache");
         };
-        let Health::Unhealthy(env) = evaluate(ok_sqlite(), kv, TS, RID) else {
-            panic!("expected unhealthy");
+        assert_eq!(body.status, Overall::Degraded);
+        let checks = body.checks.unwrap();
+        assert_eq!(checks.key_value.error.as_deref(), Some("down"));
+        assert_eq!(checks.sqlite.schema_version, Some(1));
+        let Health::Healthy(public) =
+            evaluate(ok_sqlite(), failed("down"), Audience::Public, TS, RID)
+        else {
+            panic!("expected healthy");
         };
-        assert_eq!(env.message, "health check failed: keyValue: access denied");
-        assert_eq!(env.details.unwrap()["sqlite"]["schemaVersion"], 1);
+        assert_eq!(public.status, Overall::Degraded);
+        assert!(public.checks.is_none());
     }
 
     #[test]
@@ -304,13 +387,5 @@ mod tests {
         assert_eq!(schema_version(None), Err("no migrations applied".into()));
         assert!(schema_version(Some(&Value::Real(1.5))).is_err());
         assert!(schema_version(Some(&Value::Text("x".into()))).is_err());
-    }
-
-    #[test]
-    fn kv_probe_key_and_read_back() {
-        assert_eq!(kv_probe_key("req_1"), "health:probe:req_1");
-        assert_eq!(kv_read_back_matches(b"a", Some(b"a")), Ok(()));
-        assert!(kv_read_back_matches(b"a", Some(b"b")).is_err());
-        assert!(kv_read_back_matches(b"a", None).is_err());
     }
 }

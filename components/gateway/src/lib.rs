@@ -28,7 +28,10 @@ use spin_sdk::http::{BoxBody, Response};
 use spin_sdk::{key_value, sqlite};
 
 use call::{Mode, boxed};
-use health::{CheckOutcome, Health};
+use health::{Audience, CheckOutcome, Health};
+use prompthelm_domain::auth::Scope;
+use prompthelm_store::auth::authenticate;
+use prompthelm_store::db::Db;
 use routes::Route;
 
 #[spin_sdk::http_service]
@@ -39,7 +42,7 @@ async fn handler(req: spin_sdk::http::Request) -> Response<BoxBody> {
     match routes::route(&path) {
         Route::Execute if method == Method::POST => call::handle(req, ctx, Mode::Execute).await,
         Route::Stream if method == Method::POST => call::handle(req, ctx, Mode::Stream).await,
-        Route::Health if method == Method::GET => boxed(health_check(&ctx).await),
+        Route::Health if method == Method::GET => boxed(health_check(&ctx, &req).await),
         Route::Resolve if method == Method::GET => {
             boxed(ctx.respond(StatusCode::OK, resolve::handle(&req).await))
         }
@@ -53,15 +56,41 @@ async fn handler(req: spin_sdk::http::Request) -> Response<BoxBody> {
     }
 }
 
-/// Runs both checks against the host and answers with the report.
-async fn health_check(ctx: &RequestContext) -> JsonResponse {
+/// Runs both checks against the host and answers with the report, in as
+/// much detail as the caller may see.
+async fn health_check(ctx: &RequestContext, req: &spin_sdk::http::Request) -> JsonResponse {
     let sqlite = timed(check_sqlite()).await;
-    let key_value = timed(check_key_value(ctx.request_id())).await;
-    match health::evaluate(sqlite, key_value, ctx.timestamp(), ctx.request_id()) {
+    let key_value = timed(check_key_value()).await;
+    let audience = audience(req).await;
+    match health::evaluate(
+        sqlite,
+        key_value,
+        audience,
+        ctx.timestamp(),
+        ctx.request_id(),
+    ) {
         Health::Healthy(body) => ctx.json(StatusCode::OK, &body),
         Health::Unhealthy(envelope) => ctx.error_response(&envelope),
     }
 }
+
+/// An admin token sees the details; anyone else (no token, a bad one, a
+/// database that cannot check it) the verdict. Health never answers 401.
+async fn audience(req: &spin_sdk::http::Request) -> Audience {
+    if !req.headers().contains_key(http::header::AUTHORIZATION) {
+        return Audience::Public;
+    }
+    let Ok(db) = Db::open().await else {
+        return Audience::Public;
+    };
+    match authenticate(&db, req.headers(), Scope::Admin).await {
+        Ok(_) => Audience::Admin {
+            warnings: settings::configuration_warnings().await,
+        },
+        Err(_) => Audience::Public,
+    }
+}
+
 /// The `default` database answers a real query against the migrations table.
 async fn check_sqlite() -> Result<i64, String> {
     let db = sqlite::Connection::open_default()
@@ -77,23 +106,16 @@ async fn check_sqlite() -> Result<i64, String> {
     health::schema_version(rows.first().and_then(|row| row.values.first()))
 }
 
-/// The `default` store answers: set a unique key, read it back, delete it.
-async fn check_key_value(request_id: &str) -> Result<(), String> {
+/// The `default` store answers a read (health writes nothing).
+async fn check_key_value() -> Result<(), String> {
     let store = key_value::Store::open_default()
         .await
         .map_err(|e| host_errors::key_value(&e))?;
-    let key = health::kv_probe_key(request_id);
-    let value = request_id.as_bytes();
     store
-        .set(&key, value)
+        .get(health::KV_PROBE_KEY)
         .await
-        .map_err(|e| host_errors::key_value(&e))?;
-    let read_back = store.get(&key).await;
-    // Clean up even when the read-back failed or differed.
-    let deleted = store.delete(&key).await;
-    let read_back = read_back.map_err(|e| host_errors::key_value(&e))?;
-    health::kv_read_back_matches(value, read_back.as_deref())?;
-    deleted.map_err(|e| host_errors::key_value(&e))
+        .map(drop)
+        .map_err(|e| host_errors::key_value(&e))
 }
 
 async fn timed<T>(check: impl Future<Output = Result<T, String>>) -> CheckOutcome<T> {

@@ -16,6 +16,10 @@ use crate::db::Db;
 
 /// The Spin variable holding the key of token hashes.
 pub const TOKEN_HASH_KEY_VARIABLE: &str = "token_hash_key";
+/// The default of `token_hash_key` in spin.toml: public, so fine on a
+/// laptop and a mistake in any deployment (health warns admins about it).
+pub const PUBLIC_DEVELOPMENT_TOKEN_HASH_KEY: &str = "prompthelm-local-development-key";
+
 /// The Spin variable holding the optional bootstrap token.
 pub const BOOTSTRAP_TOKEN_VARIABLE: &str = "bootstrap_token";
 
@@ -192,6 +196,14 @@ mod tests {
                 .require(Scope::AuditRead)
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn the_public_development_key_is_the_manifest_default() {
+        let manifest = include_str!("../../../spin.toml");
+        assert!(manifest.contains(&format!(
+            "token_hash_key = {{ default = \"{PUBLIC_DEVELOPMENT_TOKEN_HASH_KEY}\""
+        )));
     }
 
     #[test]
