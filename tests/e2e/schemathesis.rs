@@ -387,3 +387,41 @@ fn a_new_organization_sees_no_name_from_another_organization() {
     let own = operator.list_all("/api/v1/tokens");
     assert!(own.iter().any(|t| t["name"] == "ops-alice-laptop"));
 }
+
+/// Issue 13 §3: a 500 names no database text and no row value; the
+/// details are in the log under the request id. Forced with a token row
+/// whose scopes column is not JSON, written straight into SQLite.
+#[test]
+fn a_500_tells_the_caller_only_the_request_id() {
+    let rt = Runtime::app();
+    let admin = Client::admin(&rt);
+    let marker = "row-value-that-must-not-leak";
+    let db = rusqlite::Connection::open(rt.state_dir.join("sqlite_db.db")).unwrap();
+    db.execute(
+        "INSERT INTO api_tokens (id, organization_id, name, token_hash, token_prefix, scopes, \
+         created_at, created_by) VALUES ('tok_broken', 'org_default', ?1, 'not-a-hash', \
+         'phk_0000', ?1, 0, 'test')",
+        [marker],
+    )
+    .unwrap();
+    drop(db);
+    let res = admin.call("GET", "/api/v1/tokens", None);
+    let envelope = res.assert_envelope(500, "INTERNAL_ERROR");
+    let request_id = envelope["requestId"].as_str().unwrap().to_owned();
+    assert!(!res.body.contains(marker), "{}", res.body);
+    assert!(!res.body.contains("JSON"), "{}", res.body);
+    assert!(!res.body.contains("column"), "{}", res.body);
+    assert!(
+        envelope["message"].as_str().unwrap().contains(&request_id),
+        "{envelope}"
+    );
+    assert_eq!(res.header("cache-control"), Some("no-store"));
+    // The detail is in the component's log, under the same request id.
+    let logs = rt.wait_for_log("holds invalid JSON");
+    assert!(
+        logs.lines()
+            .any(|l| l.contains(&request_id) && l.contains("holds invalid JSON")),
+        "no log line with {request_id}:\n{}",
+        tail(&logs, 40)
+    );
+}
