@@ -21,6 +21,7 @@ mod health;
 mod host_interfaces;
 mod request_failures;
 mod routing;
+mod runtime_limits;
 mod schemathesis;
 mod sdk_contract;
 mod startup;

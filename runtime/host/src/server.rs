@@ -158,7 +158,10 @@ impl Server {
             if let Some(n) = refused.end() {
                 eprintln!("accepting connections again; {n} were refused");
             }
-            tokio::spawn(self.clone().connection(stream, client, permit, stop_rx.clone()));
+            tokio::spawn(
+                self.clone()
+                    .connection(stream, client, permit, stop_rx.clone()),
+            );
         }
 
         drop(listener);
@@ -215,8 +218,9 @@ impl Server {
         });
         let conn = builder.serve_connection(io, service);
         tokio::pin!(conn);
-        let mut idle_check =
-            tokio::time::interval((idle_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(1)));
+        let mut idle_check = tokio::time::interval(
+            (idle_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(1)),
+        );
         let mut stopping = *stop.borrow();
         if stopping {
             conn.as_mut().graceful_shutdown();
@@ -279,12 +283,7 @@ impl Server {
             started.elapsed().as_secs_f64() * 1000.0
         );
         // The connection counts as busy (not idle) until the body is sent.
-        let body = body
-            .map_frame(move |frame| {
-                let _ = &busy;
-                frame
-            })
-            .boxed_unsync();
+        let body = Guarded { inner: body, _busy: busy }.boxed_unsync();
         Response::from_parts(parts, body)
     }
 
@@ -569,6 +568,33 @@ impl Drop for Busy {
     fn drop(&mut self) {
         self.0.touch();
         self.0.busy.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A response body that keeps its connection busy until it is dropped; its
+/// size hint is the inner one, so `content-length` survives.
+struct Guarded {
+    inner: WasiBody,
+    _busy: Busy,
+}
+
+impl hyper::body::Body for Guarded {
+    type Data = Bytes;
+    type Error = wasmtime_wasi_http::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
