@@ -147,6 +147,18 @@ fn an_idle_keep_alive_connection_is_closed_at_the_idle_timeout() {
     assert_eq!(read_until_closed(&mut silent, Duration::from_secs(10)), "");
 }
 
+/// A request that holds a slot: retried while the component is full (one of
+/// the overload polls below may hold a slot for a moment when it arrives).
+fn hold(url: &str, request_id: &str) -> Reply {
+    loop {
+        let res = crate::harness::send("GET", url, &[("X-Request-Id", request_id)], None);
+        if res.status != 503 {
+            return res;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Waits until `path` answers 503 (the component's slots are all taken).
 /// The held requests sleep long enough for this on a loaded machine.
 fn wait_for_overload(rt_url: &str, path: &str, logs: &dyn Fn() -> String) -> Reply {
@@ -181,7 +193,7 @@ fn a_saturated_component_answers_503_while_health_and_other_components_answer() 
     let rt = &rt;
     std::thread::scope(|s| {
         let sleepers: Vec<_> = (0..2)
-            .map(|_| s.spawn(move || rt.get("/probe/sleep?ms=20000")))
+            .map(|i| s.spawn(move || hold(&rt.url("/probe/sleep?ms=20000"), &format!("held-{i}"))))
             .collect();
 
         let res = wait_for_overload(&rt.base_url, "/probe/echo/more", &|| rt.logs());
@@ -486,11 +498,9 @@ fn sigterm_lets_in_flight_requests_finish_then_exits_0() {
         let calls: Vec<_> = (0..3)
             .map(|i| {
                 s.spawn(move || {
-                    crate::harness::send(
-                        "GET",
+                    hold(
                         &format!("{}/probe/sleep?ms=10000", own_ref.base_url),
-                        &[("X-Request-Id", &format!("term-{i}"))],
-                        None,
+                        &format!("term-{i}"),
                     )
                 })
             })
