@@ -283,7 +283,11 @@ impl Server {
             started.elapsed().as_secs_f64() * 1000.0
         );
         // The connection counts as busy (not idle) until the body is sent.
-        let body = Guarded { inner: body, _busy: busy }.boxed_unsync();
+        let body = Guarded {
+            inner: body,
+            _busy: busy,
+        }
+        .boxed_unsync();
         Response::from_parts(parts, body)
     }
 
