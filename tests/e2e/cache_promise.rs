@@ -367,7 +367,7 @@ fn randomized_promotes_and_kv_faults_never_serve_a_superseded_state() {
         .map(|r| {
             let (rt, token, pid, done) = (rt.clone(), token.clone(), pid.clone(), done.clone());
             std::thread::spawn(move || {
-                let api = Client { rt: &*rt, token };
+                let api = Client { rt: &rt, token };
                 let mut seen = Vec::new();
                 let mut n = 0;
                 while !done.load(Ordering::SeqCst) {
@@ -459,7 +459,7 @@ fn randomized_promotes_and_kv_faults_never_serve_a_superseded_state() {
         rng ^= rng << 13;
         rng ^= rng >> 17;
         rng ^= rng << 5;
-        if rng % 10 == 0 {
+        if rng.is_multiple_of(10) {
             let sent = Instant::now();
             let res = api.post(&format!("/api/v1/prompts/{pid}/archive"), &json!({}));
             record(sent, res, State::Archived);
