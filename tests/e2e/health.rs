@@ -32,6 +32,14 @@ fn health_is_ok_when_sqlite_and_key_value_answer() {
         "{v}"
     );
 
+    // ... and so is whoever reads the startup output.
+    assert!(
+        rt.logs()
+            .contains("the secret variable `token_hash_key` has the public default"),
+        "{}",
+        rt.logs()
+    );
+
     // One log line per request: method, path, component, status, duration.
     let logs = rt.wait_for_log("GET /api/v1/gateway/health gateway 200");
     assert!(

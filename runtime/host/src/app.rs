@@ -70,6 +70,13 @@ impl App {
         let variables = Variables::resolve(&manifest.variables, &opts.variables, &|name| {
             std::env::var(name).ok()
         })?;
+        for name in variables.secrets_at_public_default() {
+            eprintln!(
+                "warning: the secret variable `{name}` has the public default from the manifest; \
+                 set your own value ({} or a secret store) in any deployment",
+                prompthelm_manifest::variables::env_var_name(name)
+            );
+        }
         let runtime_config = opts.state.runtime_config(&manifest)?;
         let state_dir = opts.state.state_dir(&manifest);
         let router = Router::new(&manifest.http_triggers)?;

@@ -25,6 +25,9 @@ pub fn env_var_name(name: &str) -> String {
 struct Entry {
     value: Option<String>,
     secret: bool,
+    /// The value is the manifest's non-empty `default`: for a secret, a
+    /// value anyone who reads the manifest knows.
+    public_default: bool,
 }
 
 /// Resolved application variables.
@@ -89,11 +92,14 @@ impl Variables {
             if value.is_none() && decl.required {
                 missing.push(name.as_str());
             }
+            let public_default =
+                value.as_deref().is_some_and(|v| !v.is_empty()) && value == decl.default;
             entries.insert(
                 name.clone(),
                 Entry {
                     value,
                     secret: decl.secret,
+                    public_default,
                 },
             );
         }
@@ -119,6 +125,16 @@ impl Variables {
     /// Whether the variable is declared `secret = true`.
     pub fn is_secret(&self, name: &str) -> bool {
         self.entries.get(name).is_some_and(|e| e.secret)
+    }
+
+    /// Secret variables left at the manifest's own non-empty default: fine
+    /// for a laptop, a mistake in a deployment, so `up` warns about each.
+    pub fn secrets_at_public_default(&self) -> Vec<&str> {
+        self.entries
+            .iter()
+            .filter(|(_, e)| e.secret && e.public_default)
+            .map(|(name, _)| name.as_str())
+            .collect()
     }
 
     /// Renders `{{ name }}` / `{{name}}` templates. An unknown name, a declared
@@ -284,6 +300,22 @@ mod tests {
         // Rendering errors never carry values.
         let e = format!("{:#}", v.render("{{ api_token }} {{ nope }}").unwrap_err());
         assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn secrets_left_at_their_public_default_are_named() {
+        let mut d = decls();
+        d.insert("signing_key".into(), decl(Some("dev-key"), false, true));
+        d.insert("empty_secret".into(), decl(Some(""), false, true));
+        let v = Variables::resolve(&d, &ov(&[("api_token", "x")]), &no_env).unwrap();
+        assert_eq!(v.secrets_at_public_default(), ["signing_key"]);
+        let v = Variables::resolve(
+            &d,
+            &ov(&[("api_token", "x"), ("signing_key", "s3cret")]),
+            &no_env,
+        )
+        .unwrap();
+        assert!(v.secrets_at_public_default().is_empty());
     }
 
     #[test]
