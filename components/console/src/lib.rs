@@ -10,7 +10,7 @@ mod openapi;
 
 use http::{HeaderValue, header};
 use prompthelm_component_kit::{
-    JsonResponse, Method, REQUEST_ID_HEADER, RequestContext, StatusCode,
+    JsonResponse, Method, REQUEST_ID_HEADER, RequestContext, StatusCode, set_content_length,
 };
 use spin_sdk::http::Request;
 
@@ -81,6 +81,11 @@ fn serve(
     if let Ok(id) = HeaderValue::from_str(ctx.request_id()) {
         headers.insert(REQUEST_ID_HEADER, id);
     }
+    // A HEAD answer declares nothing: its length would be the GET body's,
+    // which it does not carry.
+    if !head {
+        set_content_length(&mut resp);
+    }
     resp
 }
 
@@ -108,6 +113,10 @@ mod tests {
         assert_eq!(h["content-type"], "text/html; charset=utf-8");
         assert_eq!(h["cache-control"], "no-cache");
         assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(
+            h["content-length"].to_str().unwrap(),
+            resp.body().len().to_string()
+        );
         assert_eq!(h["x-request-id"], "req-1");
         let csp = h["content-security-policy"].to_str().unwrap();
         for directive in [

@@ -115,8 +115,19 @@ impl RequestContext {
         if let Ok(id) = HeaderValue::from_str(self.request_id()) {
             headers.insert(REQUEST_ID_HEADER, id);
         }
+        set_content_length(&mut resp);
         resp
     }
+}
+
+/// Declares the length of a body that is complete before sending. Without
+/// it the host sends the body chunked, and Spin writes the closing chunk in
+/// a second write that Nagle holds until the client's delayed ACK: about
+/// 40 ms on every keep-alive response (ARCHITECTURE.md, "Where a request
+/// goes"). Streams (SSE) stay chunked.
+pub fn set_content_length(resp: &mut http::Response<String>) {
+    let length = HeaderValue::from(resp.body().len());
+    resp.headers_mut().insert(header::CONTENT_LENGTH, length);
 }
 
 #[cfg(test)]
@@ -144,6 +155,12 @@ mod tests {
         let err = ctx().error(StatusCode::NOT_FOUND, codes::NOT_FOUND, "nope");
         assert_eq!(err.headers()["cache-control"], "no-store");
         assert_eq!(err.headers()["x-content-type-options"], "nosniff");
+        // Complete bodies declare their length (no chunked encoding).
+        assert_eq!(resp.headers()["content-length"], "7");
+        assert_eq!(
+            err.headers()["content-length"].to_str().unwrap(),
+            err.body().len().to_string()
+        );
     }
 
     #[test]
