@@ -5,6 +5,7 @@ mod api;
 mod harness;
 mod history;
 mod stub;
+mod venv;
 
 mod analytics;
 mod authz;

@@ -46,57 +46,7 @@ const SEED: u64 = 13;
 fn schemathesis_python() -> &'static Path {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| {
-        let cache = repo_root().join("target/prompthelm-test-cache");
-        let venv = cache.join(format!("{PACKAGE}-{VERSION}"));
-        let python = venv.join("bin/python");
-        if installed(&python) {
-            return python;
-        }
-        std::fs::create_dir_all(&cache).unwrap();
-        // Built aside and renamed into place, so a half-made venv is never
-        // taken for a ready one.
-        let tmp = cache.join(format!("{PACKAGE}.tmp-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&tmp);
-        let base = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-        run(
-            Command::new(&base).args(["-m", "venv"]).arg(&tmp),
-            &format!(
-                "creating a venv with `{base} -m venv` (the Schemathesis test needs python3 \
-                 with the venv module and pip, e.g. apt-get install python3 python3-venv)"
-            ),
-        );
-        run(
-            Command::new(tmp.join("bin/python")).args([
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "--no-input",
-                &format!("{PACKAGE}=={VERSION}"),
-            ]),
-            &format!("pip install {PACKAGE}=={VERSION} (needs PyPI)"),
-        );
-        assert!(
-            installed(&tmp.join("bin/python")),
-            "{PACKAGE} {VERSION} does not run after pip install in {}",
-            tmp.display()
-        );
-        let _ = std::fs::remove_dir_all(&venv);
-        if let Err(e) = std::fs::rename(&tmp, &venv) {
-            // Another test process may have won the race.
-            let _ = std::fs::remove_dir_all(&tmp);
-            assert!(
-                installed(&python),
-                "moving the venv to {}: {e}",
-                venv.display()
-            );
-        }
-        assert!(
-            installed(&python),
-            "the venv at {} is broken",
-            venv.display()
-        );
-        python
+        crate::venv::python_with(&format!("{PACKAGE}-{VERSION}"), PACKAGE, VERSION, installed)
     })
 }
 
@@ -108,19 +58,6 @@ fn installed(python: &Path) -> bool {
             .is_ok_and(|o| {
                 o.status.success() && String::from_utf8_lossy(&o.stdout).contains(VERSION)
             })
-}
-
-fn run(cmd: &mut Command, what: &str) {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{what}: {cmd:?} failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// Real objects for the read operations to find: the prompt the

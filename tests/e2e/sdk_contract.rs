@@ -44,57 +44,7 @@ const UNKNOWN_KEY: &str = "phk_0123456789abcdef0123456789abcdef";
 fn sdk_python() -> &'static Path {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| {
-        let cache = repo_root().join("target/prompthelm-test-cache");
-        let venv = cache.join("python-sdk");
-        let python = venv.join("bin/python");
-        if sdk_installed(&python) {
-            return python;
-        }
-        std::fs::create_dir_all(&cache).unwrap();
-        // Built aside and renamed into place, so a half-made venv is never
-        // taken for a ready one.
-        let tmp = cache.join(format!("python-sdk.tmp-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&tmp);
-        let base = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-        run(
-            Command::new(&base).args(["-m", "venv"]).arg(&tmp),
-            &format!(
-                "creating a venv with `{base} -m venv` (the SDK contract test needs python3 \
-                 with the venv module and pip, e.g. apt-get install python3 python3-venv)"
-            ),
-        );
-        run(
-            Command::new(tmp.join("bin/python")).args([
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "--no-input",
-                &format!("{SDK_PACKAGE}=={SDK_VERSION}"),
-            ]),
-            &format!("pip install {SDK_PACKAGE}=={SDK_VERSION} (needs PyPI)"),
-        );
-        assert!(
-            sdk_installed(&tmp.join("bin/python")),
-            "{SDK_PACKAGE} {SDK_VERSION} does not import after pip install in {}",
-            tmp.display()
-        );
-        let _ = std::fs::remove_dir_all(&venv);
-        if let Err(e) = std::fs::rename(&tmp, &venv) {
-            // Another test process may have won the race.
-            let _ = std::fs::remove_dir_all(&tmp);
-            assert!(
-                sdk_installed(&python),
-                "moving the venv to {}: {e}",
-                venv.display()
-            );
-        }
-        assert!(
-            sdk_installed(&python),
-            "the venv at {} is broken",
-            venv.display()
-        );
-        python
+        crate::venv::python_with("python-sdk", SDK_PACKAGE, SDK_VERSION, sdk_installed)
     })
 }
 
@@ -109,19 +59,6 @@ fn sdk_installed(python: &Path) -> bool {
             ])
             .output()
             .is_ok_and(|o| o.status.success())
-}
-
-fn run(cmd: &mut Command, what: &str) {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{what}: {cmd:?} failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// Creates the contract's prompt, saves and promotes its version, and mints
