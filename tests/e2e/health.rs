@@ -1,17 +1,17 @@
 //! `GET /api/v1/gateway/health` on the real app manifest.
 
+use crate::api::Client;
 use crate::harness::Runtime;
+
+/// Health as an admin sees it: every check, and the warnings.
+fn admin_health(rt: &Runtime) -> crate::harness::Reply {
+    Client::admin(rt).get("/api/v1/gateway/health")
+}
 
 #[test]
 fn health_is_ok_when_sqlite_and_key_value_answer() {
     let rt = Runtime::app();
-    let admin = format!("Bearer {}", rt.admin_token());
-    let res = rt.request(
-        "GET",
-        "/api/v1/gateway/health",
-        &[("Authorization", &admin)],
-        None,
-    );
+    let res = admin_health(&rt);
     assert_eq!(res.status, 200, "{}", res.body);
     let v = res.json();
     assert_eq!(v["status"], "ok");
@@ -76,16 +76,10 @@ fn health_tells_the_public_only_the_verdict_and_writes_nothing() {
 #[test]
 fn health_is_degraded_not_down_when_the_key_value_store_fails() {
     let rt = Runtime::app();
-    let admin = format!("Bearer {}", rt.admin_token());
     let kv = rusqlite::Connection::open(rt.state_dir.join("sqlite_key_value.db")).unwrap();
     kv.execute_batch("ALTER TABLE spin_key_value RENAME TO broken_key_value")
         .unwrap();
-    let res = rt.request(
-        "GET",
-        "/api/v1/gateway/health",
-        &[("Authorization", &admin)],
-        None,
-    );
+    let res = admin_health(&rt);
     assert_eq!(res.status, 200, "{}", res.body);
     let v = res.json();
     assert_eq!(v["status"], "degraded", "{v}");
