@@ -18,7 +18,7 @@ use prompthelm_manifest::{AppManifest, load_manifest};
 use crate::factors::key_value::{KeyValueBackend, SqliteKeyValue};
 use crate::factors::sqlite::{FileDatabase, SqliteBackend};
 use crate::instance::{Backends, Capabilities, ComponentServer, InstanceMemory};
-use crate::limits::{Limits, MemoryBudget};
+use crate::limits::{Limits, MemoryBudget, instances_per_component};
 use crate::server::{Server, slots_per_component};
 use crate::{bootstrap, engine, migrate, os};
 
@@ -109,10 +109,14 @@ impl App {
             stores: Arc::new(open_stores(&runtime_config)?),
         });
 
-        // The pool holds exactly the in-flight slots of every component.
+        // The pool holds every component's instance places, which its
+        // in-flight slots bound.
         let limits = &opts.limits;
         let slots = slots_per_component(&router, served.iter().copied(), limits);
-        let instances: usize = slots.values().map(|(a, b)| a + b).sum();
+        let instances: usize = slots
+            .values()
+            .map(|&(ordinary, reserve)| instances_per_component(ordinary, reserve))
+            .sum();
         let pool = engine::Pool {
             instances: u32::try_from(instances).context("too many instances")?,
             instance_memory: limits.instance_memory_bytes,
@@ -123,12 +127,16 @@ impl App {
         };
         eprintln!(
             "Limits: {} component(s) x {} in-flight requests (+{} reserved for health \
-             checks) = {instances} instances of up to {} MiB each, {} MiB for all of them",
+             checks) = at most {instances} instances of up to {} MiB each, {} MiB for all of \
+             them; an instance serves up to {} requests, {} at once, and is kept {:?} idle",
             slots.len(),
             limits.max_inflight_per_component,
             slots.values().map(|(_, r)| r).sum::<usize>(),
             limits.instance_memory_bytes >> 20,
             limits.memory_budget_bytes >> 20,
+            limits.reuse.max_requests,
+            limits.reuse.max_concurrent,
+            limits.reuse.idle_timeout,
         );
         let engine = engine::build(opts.cache_dir.as_deref(), &pool)?;
         let linker = engine::linker(&engine)?;
@@ -145,6 +153,7 @@ impl App {
                 outbound_hosts: Arc::new(component_allowed_hosts(component, &variables)?),
             };
             let pre = engine::prepare(&engine, &linker, id, &component.source)?;
+            let (ordinary, reserve) = slots[id];
             components.insert(
                 id.to_owned(),
                 ComponentServer::new(
@@ -155,6 +164,8 @@ impl App {
                     backends.clone(),
                     opts.request_timeout,
                     memory.clone(),
+                    limits.reuse,
+                    instances_per_component(ordinary, reserve),
                 ),
             );
         }

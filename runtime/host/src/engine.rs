@@ -27,9 +27,11 @@ const MEMORY_RESERVATION: u64 = (crate::limits::MAX_INSTANCE_MEMORY_MIB) << 20;
 /// The pooling allocator's size.
 pub struct Pool {
     /// Instances alive at once, across all components: the sum of every
-    /// component's in-flight slots (server.rs), so a full component can
-    /// never make instantiation fail for another. Each request holds one
-    /// until its instance is dropped.
+    /// component's instance places (`limits::instances_per_component`, its
+    /// in-flight slots plus its health reserve). An instance is created only
+    /// with a place in hand and gives it back when dropped, so the pool never
+    /// runs out, and a full component never makes instantiation fail for
+    /// another.
     pub instances: u32,
     /// Largest linear memory of one instance.
     pub instance_memory: usize,

@@ -1,14 +1,16 @@
-//! One component, ready to serve: its pre-instance, its capabilities, and the
-//! store data each request's fresh instance gets.
+//! One component, ready to serve: its pre-instance, its capabilities, the
+//! store data of its instances, and the `ProxyHandler` policy that reuses
+//! them as Spin 4 does (see [`InstanceReuse`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use prompthelm_manifest::outbound::AllowedHosts;
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use wasmtime::component::{GuestTaskId, ResourceTable};
 use wasmtime::{Engine, Store, StoreContextMut};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -21,11 +23,15 @@ use crate::factors::key_value::{KeyValueState, Stores};
 use crate::factors::outbound_http::OutboundHttp;
 use crate::factors::sqlite::{Databases, SqliteState};
 use crate::factors::variables::VariablesState;
-use crate::limits::{InstanceLimiter, MemoryBudget};
+use crate::limits::{InstanceLimiter, InstanceReuse, MemoryBudget};
 
 /// The server answers 504 at the request timeout; the instance itself is
 /// torn down this much later, so the server's answer always comes first.
 const TEARDOWN_GRACE: Duration = Duration::from_secs(1);
+
+/// While an instantiation waits for one of its component's instance places,
+/// it asks idle instances to leave this often.
+const PRESSURE_RETRY: Duration = Duration::from_millis(20);
 
 /// What a component may touch, straight from its manifest entry.
 pub struct Capabilities {
@@ -51,10 +57,9 @@ pub struct HostState {
     pub key_value: KeyValueState,
     pub variables: VariablesState,
     limits: InstanceLimiter,
-    /// The component's in-flight slot (see `server.rs`), held as long as the
-    /// instance lives, so the slots of all components never exceed the
-    /// pooling allocator's instances.
-    slot: Option<OwnedSemaphorePermit>,
+    /// The instance's place among its component's live instances, given
+    /// back when the store is dropped.
+    _place: Place,
 }
 
 impl WasiView for HostState {
@@ -89,6 +94,8 @@ pub struct ComponentServer {
     backends: Arc<Backends>,
     request_timeout: Duration,
     memory: InstanceMemory,
+    reuse: InstanceReuse,
+    places: Arc<Places>,
 }
 
 /// How much linear memory an instance may have: its own cap, and the budget
@@ -99,7 +106,52 @@ pub struct InstanceMemory {
     pub budget: Arc<MemoryBudget>,
 }
 
+/// The live instances of one component: at most as many as it has places
+/// (see `limits::instances_per_component`; the pooling allocator holds the
+/// places of all components), and what was counted about them.
+struct Places {
+    free: Arc<Semaphore>,
+    /// Woken when an instantiation waits for a place: idle instances leave.
+    pressure: Arc<Notify>,
+    created: AtomicU64,
+    requests: AtomicU64,
+    live: AtomicUsize,
+    peak: AtomicUsize,
+    /// Most requests seen in flight on one instance at once.
+    peak_shared: AtomicUsize,
+    /// Instantiations that had to wait for a place.
+    waited: AtomicU64,
+}
+
+/// An instance's place, held by its store.
+struct Place {
+    _permit: OwnedSemaphorePermit,
+    places: Arc<Places>,
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.places.live.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// What was counted about one component's instances since startup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstanceStats {
+    /// Instances created.
+    pub created: u64,
+    /// Requests handed to an instance.
+    pub requests: u64,
+    /// Most instances alive at once.
+    pub peak: usize,
+    /// Most requests in flight on one instance at once.
+    pub peak_shared: usize,
+    /// Instantiations that waited for a place.
+    pub waited: u64,
+}
+
 impl ComponentServer {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         id: &str,
         engine: Engine,
@@ -108,6 +160,8 @@ impl ComponentServer {
         backends: Arc<Backends>,
         request_timeout: Duration,
         memory: InstanceMemory,
+        reuse: InstanceReuse,
+        max_instances: usize,
     ) -> Self {
         Self {
             id: id.into(),
@@ -117,6 +171,17 @@ impl ComponentServer {
             backends,
             request_timeout,
             memory,
+            reuse,
+            places: Arc::new(Places {
+                free: Arc::new(Semaphore::new(max_instances)),
+                pressure: Arc::new(Notify::new()),
+                created: AtomicU64::new(0),
+                requests: AtomicU64::new(0),
+                live: AtomicUsize::new(0),
+                peak: AtomicUsize::new(0),
+                peak_shared: AtomicUsize::new(0),
+                waited: AtomicU64::new(0),
+            }),
         }
     }
 
@@ -125,7 +190,58 @@ impl ComponentServer {
         self.request_timeout
     }
 
-    fn new_store(&self) -> Store<HostState> {
+    /// Instances created and requests served so far.
+    pub fn stats(&self) -> InstanceStats {
+        let p = &self.places;
+        InstanceStats {
+            created: p.created.load(Ordering::Relaxed),
+            requests: p.requests.load(Ordering::Relaxed),
+            peak: p.peak.load(Ordering::Relaxed),
+            peak_shared: p.peak_shared.load(Ordering::Relaxed),
+            waited: p.waited.load(Ordering::Relaxed),
+        }
+    }
+
+    /// A place for a new instance. When every place is taken, the instances
+    /// holding them are serving requests, idle, or finishing: idle ones are
+    /// asked to leave, and the wait ends when one of them is dropped.
+    async fn place(&self) -> wasmtime::Result<Place> {
+        let places = &self.places;
+        let permit = match places.free.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                places.waited.fetch_add(1, Ordering::Relaxed);
+                let deadline = tokio::time::Instant::now() + self.request_timeout;
+                loop {
+                    // Asked again each round: an instance that became idle
+                    // since the last round leaves too.
+                    places.pressure.notify_waiters();
+                    let acquire = places.free.clone().acquire_owned();
+                    match tokio::time::timeout(PRESSURE_RETRY, acquire).await {
+                        Ok(Ok(permit)) => break permit,
+                        Ok(Err(_closed)) => {
+                            wasmtime::bail!("component {}: instance places closed", self.id)
+                        }
+                        Err(_) if tokio::time::Instant::now() >= deadline => wasmtime::bail!(
+                            "component {}: no instance place came free within {:?}",
+                            self.id,
+                            self.request_timeout
+                        ),
+                        Err(_) => {}
+                    }
+                }
+            }
+        };
+        places.created.fetch_add(1, Ordering::Relaxed);
+        let live = places.live.fetch_add(1, Ordering::Relaxed) + 1;
+        places.peak.fetch_max(live, Ordering::Relaxed);
+        Ok(Place {
+            _permit: permit,
+            places: places.clone(),
+        })
+    }
+
+    fn new_store(&self, place: Place) -> Store<HostState> {
         let caps = &self.capabilities;
         // Guest stdout/stderr go to the host's stderr so component logs show
         // up next to the request log, as with `spin up`.
@@ -145,7 +261,7 @@ impl ComponentServer {
             ),
             variables: VariablesState::new(caps.variables.clone()),
             limits: InstanceLimiter::new(self.memory.per_instance, self.memory.budget.clone()),
-            slot: None,
+            _place: place,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -158,55 +274,88 @@ impl ComponentServer {
 
 impl HandlerState for ComponentServer {
     type StoreData = HostState;
-    type WorkerExpiration = Deadline;
-    type WorkerState = OneRequest;
+    type WorkerExpiration = Expiration;
+    type WorkerState = Reuse;
 
-    async fn instantiate(&self) -> wasmtime::Result<Instance<HostState, Deadline, OneRequest>> {
-        let mut store = self.new_store();
+    async fn instantiate(&self) -> wasmtime::Result<Instance<HostState, Expiration, Reuse>> {
+        let place = self.place().await?;
+        let mut store = self.new_store(place);
         let proxy = self.pre.instantiate_async(&mut store).await?;
+        let timed_out = Arc::new(AtomicBool::new(false));
+        let request_deadline = self.request_timeout + TEARDOWN_GRACE;
         Ok(Instance {
             store,
             proxy,
             view: http_view,
-            expiration: Deadline::new(self.request_timeout + TEARDOWN_GRACE),
-            state: OneRequest {
+            expiration: Expiration {
+                request_deadline,
+                idle_timeout: self.reuse.idle_timeout,
+                timed_out: timed_out.clone(),
+                pressure: self.places.pressure.clone(),
+                leave_when_pressed: None,
+                sleep: Box::pin(tokio::time::sleep(request_deadline)),
+            },
+            state: Reuse {
                 component: self.id.clone(),
-                timeout: self.request_timeout + TEARDOWN_GRACE,
+                reuse: self.reuse,
+                request_deadline,
+                timed_out,
+                places: self.places.clone(),
             },
         })
     }
 }
 
-/// Serves exactly one request per instance: a fresh instance per request, so
-/// no state leaks between requests (real Spin may reuse instances; the
-/// components never rely on either behaviour).
-pub struct OneRequest {
+/// Spin 4's reuse policy for one instance: at most `max_requests` requests
+/// in all and `max_concurrent` at once. A request past its deadline marks
+/// the instance as timed out: it takes no more requests and is dropped as
+/// soon as its other requests are done (see [`Expiration`]). With
+/// `max_requests` 1, every request gets a fresh instance.
+///
+/// Components must not keep per-request or per-organization state in
+/// globals: requests of different callers share an instance, one after
+/// another and at once.
+pub struct Reuse {
     component: Arc<str>,
-    timeout: Duration,
+    reuse: InstanceReuse,
+    request_deadline: Duration,
+    timed_out: Arc<AtomicBool>,
+    places: Arc<Places>,
 }
 
-impl WorkerState for OneRequest {
+impl WorkerState for Reuse {
     type StoreData = HostState;
-    /// The request's in-flight slot.
-    type RequestData = OwnedSemaphorePermit;
+    /// The request's in-flight slot stays with the server (it is given back
+    /// when the response body is sent), so nothing travels with a request.
+    type RequestData = ();
 
-    fn should_accept_request(&self, _concurrent: usize, total: usize) -> ShouldAccept {
-        if total == 0 {
-            ShouldAccept::Yes
-        } else {
+    fn should_accept_request(&self, concurrent: usize, total: usize) -> ShouldAccept {
+        // `concurrent` requests are in flight on this instance right now.
+        self.places
+            .peak_shared
+            .fetch_max(concurrent, Ordering::Relaxed);
+        if self.timed_out.load(Ordering::Relaxed) || total >= self.reuse.max_requests {
             ShouldAccept::Never
+        } else if concurrent >= self.reuse.max_concurrent {
+            ShouldAccept::No
+        } else {
+            ShouldAccept::Yes
         }
     }
 
     fn on_request_start(
         &self,
-        mut store: StoreContextMut<'_, HostState>,
-        slot: OwnedSemaphorePermit,
+        _store: StoreContextMut<'_, HostState>,
+        _data: (),
         _task: GuestTaskId,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + Sync>> {
-        // Given back when the store (the instance) is dropped.
-        store.data_mut().slot = Some(slot);
-        Box::pin(tokio::time::sleep(self.timeout))
+        self.places.requests.fetch_add(1, Ordering::Relaxed);
+        let deadline = self.request_deadline;
+        let timed_out = self.timed_out.clone();
+        Box::pin(async move {
+            tokio::time::sleep(deadline).await;
+            timed_out.store(true, Ordering::Relaxed);
+        })
     }
 
     fn drop(&self, _store: Store<HostState>, result: wasmtime::Result<()>) {
@@ -216,40 +365,60 @@ impl WorkerState for OneRequest {
     }
 }
 
-/// Expires a worker whose request (or post-return work) outlives the request
-/// timeout. This is polled outside the store's event loop, so it still fires
-/// when a guest holds the store in a busy loop.
-pub struct Deadline {
-    timeout: Duration,
+/// When an instance is dropped:
+/// - idle (nothing in flight, no background work) for the idle timeout, or
+///   at once when an instantiation of its component waits for a place;
+/// - serving requests: when the most recent of them is past the request
+///   deadline. This is polled outside the store's event loop, so it still
+///   fires when a guest holds the store in a busy loop; the requests that
+///   share the instance then fail (the server answers them 504 or 500);
+/// - after one of its requests timed out: as soon as no other request is in
+///   flight on it (the timed-out guest task is not waited for);
+/// - finishing work after its responses: at the request deadline.
+pub struct Expiration {
+    request_deadline: Duration,
+    idle_timeout: Duration,
+    timed_out: Arc<AtomicBool>,
+    pressure: Arc<Notify>,
+    /// Set while idle: completes when an instantiation waits for a place.
+    leave_when_pressed: Option<Pin<Box<dyn Future<Output = ()> + Send + Sync>>>,
     sleep: Pin<Box<tokio::time::Sleep>>,
 }
 
-impl Deadline {
-    fn new(timeout: Duration) -> Self {
-        Self {
-            timeout,
-            sleep: Box::pin(tokio::time::sleep(timeout)),
-        }
-    }
-}
-
-impl WorkerExpiration for Deadline {
+impl WorkerExpiration for Expiration {
     fn poll(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         status: WorkerStatus,
         start: Instant,
     ) -> Poll<()> {
-        match status {
-            // Never reused, so an idle worker is done.
-            WorkerStatus::Idle => Poll::Ready(()),
-            WorkerStatus::Requests | WorkerStatus::PostReturn => {
-                let deadline = tokio::time::Instant::from_std(start + self.timeout);
-                if self.sleep.deadline() != deadline {
-                    self.sleep.as_mut().reset(deadline);
+        let timeout = match status {
+            WorkerStatus::Idle => {
+                let pressure = self.pressure.clone();
+                let pressed = self
+                    .leave_when_pressed
+                    .get_or_insert_with(|| Box::pin(async move { pressure.notified().await }));
+                if pressed.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(());
                 }
-                self.sleep.as_mut().poll(cx)
+                self.idle_timeout
             }
+            WorkerStatus::Requests => {
+                self.leave_when_pressed = None;
+                self.request_deadline
+            }
+            WorkerStatus::PostReturn => {
+                self.leave_when_pressed = None;
+                if self.timed_out.load(Ordering::Relaxed) {
+                    return Poll::Ready(());
+                }
+                self.request_deadline
+            }
+        };
+        let deadline = tokio::time::Instant::from_std(start + timeout);
+        if self.sleep.deadline() != deadline {
+            self.sleep.as_mut().reset(deadline);
         }
+        self.sleep.as_mut().poll(cx)
     }
 }

@@ -30,8 +30,10 @@ pub struct Limits {
     pub max_uri_bytes: usize,
     /// Request body, in bytes; over it: `413` envelope.
     pub max_request_body_bytes: usize,
-    /// Requests in flight per component (one instance each); beyond it:
-    /// `503 OVERLOADED` with `Retry-After`.
+    /// Requests in flight per component; beyond it: `503 OVERLOADED` with
+    /// `Retry-After`. A request holds its slot until its response body is
+    /// sent (or it failed). It also caps the component's live instances
+    /// (plus the health reserve), see [`instances_per_component`].
     pub max_inflight_per_component: usize,
     /// Exact request paths that are health checks. Each gets its component a
     /// separate reserve of instances, so a saturated component still answers
@@ -48,6 +50,54 @@ pub struct Limits {
     pub memory_budget_bytes: usize,
     /// After SIGTERM/SIGINT, how long in-flight requests may take to finish.
     pub shutdown_grace: Duration,
+    /// How instances are reused, as in Spin 4.
+    pub reuse: InstanceReuse,
+}
+
+/// Spin 4's instance reuse for WASIp3 HTTP components, with its flags and
+/// defaults (`spin up --max-instance-reuse-count 128
+/// --max-instance-concurrent-reuse-count 16 --idle-instance-timeout 1s`).
+/// A reuse count of 1 is a fresh instance per request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstanceReuse {
+    /// Requests one instance serves in all before it is dropped.
+    pub max_requests: usize,
+    /// Requests one instance serves at once.
+    pub max_concurrent: usize,
+    /// How long an instance with nothing to do is kept for the next request.
+    pub idle_timeout: Duration,
+}
+
+impl Default for InstanceReuse {
+    fn default() -> Self {
+        Self {
+            max_requests: 128,
+            max_concurrent: 16,
+            idle_timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The most instances a component may have alive at once: its in-flight
+/// slots plus its health reserve. The pooling allocator holds the sum over
+/// all components, and an instance is only created with one of these in
+/// hand, so instantiation never fails for want of a pool slot.
+///
+/// Reuse does not make this smaller. wasmtime's `ProxyHandler` starts a new
+/// instance whenever no live instance is accepting, and an instance stops
+/// accepting while it runs guest code (it takes on one CPU-bound request at
+/// a time, and more only while they wait on I/O). So a burst of N requests
+/// can need N instances even though one instance may serve 16 at once; with
+/// fewer, a request would wait for another request to finish instead of
+/// being served (or refused with `503`) at once.
+///
+/// Every live instance beyond the ones serving requests is idle (given up
+/// at once when an instantiation needs its place) or finishing (bounded by
+/// the request timeout, and after a timeout dropped at once), so a request
+/// that holds an in-flight slot gets an instance without waiting on another
+/// request. The `503` comes from the in-flight slots first.
+pub fn instances_per_component(ordinary_slots: usize, health_reserve: usize) -> usize {
+    ordinary_slots + health_reserve
 }
 
 impl Limits {

@@ -21,7 +21,7 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
 use crate::app::{App, StateOptions, UpOptions};
-use crate::limits::{Limits, MAX_INSTANCE_MEMORY_MIB};
+use crate::limits::{InstanceReuse, Limits, MAX_INSTANCE_MEMORY_MIB};
 
 #[derive(Parser)]
 #[command(
@@ -109,8 +109,9 @@ struct UpArgs {
     /// own JSON reader refuses over 1 MiB too.
     #[arg(long, default_value_t = 1 << 20, value_parser = clap::value_parser!(u64).range(1..))]
     max_request_body_bytes: u64,
-    /// Requests in flight at once per component (each holds one instance);
-    /// beyond it: `503 OVERLOADED` with `Retry-After`.
+    /// Requests in flight at once per component; beyond it: `503
+    /// OVERLOADED` with `Retry-After`. Also the most instances the component
+    /// may have alive (plus its health reserve).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
     max_inflight_per_component: u64,
     /// A request path that is a health check (repeatable). Its component
@@ -134,6 +135,20 @@ struct UpArgs {
     /// before the process exits anyway.
     #[arg(long, default_value_t = 10)]
     shutdown_grace_secs: u64,
+    /// Requests one instance serves in all before it is dropped, as in Spin
+    /// 4 (`spin up --max-instance-reuse-count`). 1: a fresh instance per
+    /// request.
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..))]
+    max_instance_reuse_count: u64,
+    /// Requests one instance serves at once, as in Spin 4 (`spin up
+    /// --max-instance-concurrent-reuse-count`).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..))]
+    max_instance_concurrent_reuse_count: u64,
+    /// How long an instance with nothing to do is kept for the next request,
+    /// as in Spin 4 (`spin up --idle-instance-timeout`): seconds, or a number
+    /// with `s`, `ms`, `us` or `ns`.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    idle_instance_timeout: Duration,
 }
 
 impl UpArgs {
@@ -162,6 +177,11 @@ impl UpArgs {
             instance_memory_bytes: (self.instance_memory_mib << 20) as usize,
             memory_budget_bytes: (budget_mib << 20) as usize,
             shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+            reuse: InstanceReuse {
+                max_requests: self.max_instance_reuse_count as usize,
+                max_concurrent: self.max_instance_concurrent_reuse_count as usize,
+                idle_timeout: self.idle_instance_timeout,
+            },
         })
     }
 }
@@ -180,6 +200,29 @@ fn parse_variable(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .ok_or_else(|| format!("expected name=value, got {s:?}"))
+}
+
+/// Spin's duration syntax: `2` (seconds), `2s`, `500ms`, `10us`, `10μs`,
+/// `100ns`. (Spin also takes a range, `1..8s`, to pick at random per
+/// instance; the local runtime takes one value.)
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let error = || format!("expected a number with `s`, `ms`, `us` or `ns`, got {s:?}");
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let units: [(&str, fn(u64) -> Duration); 5] = [
+        ("ms", Duration::from_millis),
+        ("us", Duration::from_micros),
+        ("μs", Duration::from_micros),
+        ("ns", Duration::from_nanos),
+        ("s", Duration::from_secs),
+    ];
+    for (suffix, unit) in units {
+        if let Some(n) = s.strip_suffix(suffix) {
+            return n.parse().map(unit).map_err(|_| error());
+        }
+    }
+    Err(error())
 }
 
 fn main() {
@@ -250,4 +293,39 @@ fn up(args: UpArgs) -> anyhow::Result<()> {
     // blocking SQLite call) is not waited for beyond this.
     runtime.shutdown_timeout(Duration::from_secs(1));
     served
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_spin_reads_them() {
+        assert_eq!(parse_duration("1"), Ok(Duration::from_secs(1)));
+        assert_eq!(parse_duration("1s"), Ok(Duration::from_secs(1)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("7us"), Ok(Duration::from_micros(7)));
+        assert_eq!(parse_duration("7μs"), Ok(Duration::from_micros(7)));
+        assert_eq!(parse_duration("9ns"), Ok(Duration::from_nanos(9)));
+        for bad in ["", "s", "1m", "1.5s", "-1s", "1..8s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn reuse_defaults_are_spins() {
+        let cli = Cli::parse_from(["prompthelm", "up"]);
+        let Command::Up(args) = cli.command else {
+            panic!("not up")
+        };
+        assert_eq!(
+            args.limits().unwrap().reuse,
+            InstanceReuse {
+                max_requests: 128,
+                max_concurrent: 16,
+                idle_timeout: Duration::from_secs(1),
+            }
+        );
+        assert_eq!(args.limits().unwrap().reuse, InstanceReuse::default());
+    }
 }

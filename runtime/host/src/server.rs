@@ -47,7 +47,8 @@ struct Served {
     health_slots: Option<Arc<Semaphore>>,
 }
 
-/// Each component's in-flight slots: (ordinary, health reserve). Their sum
+/// Each component's in-flight slots: (ordinary, health reserve). They also
+/// bound its live instances (`limits::instances_per_component`), whose sum
 /// is the pooling allocator's instance count (see `engine::Pool`), so one
 /// component being full never makes instantiation fail for another.
 pub fn slots_per_component<'a>(
@@ -181,7 +182,31 @@ impl Server {
                 max_connections - connections.available_permits()
             ),
         }
+        self.log_instance_stats();
         Ok(())
+    }
+
+    /// How many instances served how many requests: what reuse saved.
+    fn log_instance_stats(&self) {
+        let (mut created, mut requests) = (0, 0);
+        for (id, served) in &self.components {
+            let stats = served.handler.state().stats();
+            created += stats.created;
+            requests += stats.requests;
+            if stats.created == 0 {
+                continue;
+            }
+            let waited = match stats.waited {
+                0 => String::new(),
+                n => format!("; {n} waited for an instance place"),
+            };
+            eprintln!(
+                "Instances of `{id}`: {} created for {} requests, at most {} alive at once, \
+                 at most {} requests at once on one{waited}",
+                stats.created, stats.requests, stats.peak, stats.peak_shared
+            );
+        }
+        eprintln!("Instances: {created} created for {requests} requests");
     }
 
     /// Serves one connection until it closes, times out idle, or is told to
@@ -268,7 +293,7 @@ impl Server {
             path.truncate(end);
             path.push_str("...");
         }
-        let (component, response) = self.dispatch(req, client, &request_id).await;
+        let (component, response, slot) = self.dispatch(req, client, &request_id).await;
         let (mut parts, body) = response.into_parts();
         // Components set it themselves (from the header the runtime passes
         // on); this covers any that do not.
@@ -282,22 +307,40 @@ impl Server {
             parts.status.as_u16(),
             started.elapsed().as_secs_f64() * 1000.0
         );
-        // The connection counts as busy (not idle) until the body is sent.
+        // The connection counts as busy (not idle), and the request keeps
+        // its in-flight slot, until the body is sent.
         let body = Guarded {
             inner: body,
             _busy: busy,
+            _slot: slot,
         }
         .boxed_unsync();
         Response::from_parts(parts, body)
     }
 
-    /// Returns the component that served the request (or `-`) and its response.
+    /// Returns the component that served the request (or `-`), its response,
+    /// and the in-flight slot it holds until that response's body is sent.
     async fn dispatch(
+        &self,
+        req: Request<Incoming>,
+        client: SocketAddr,
+        request_id: &str,
+    ) -> (String, Response<WasiBody>, Option<OwnedSemaphorePermit>) {
+        match self.route(req, client, request_id).await {
+            Ok((component, response, slot)) => (component, response, Some(slot)),
+            Err((component, response)) => (component, response, None),
+        }
+    }
+
+    /// Routes and runs a request; `Err` is the runtime's own answer, given
+    /// with no slot held.
+    async fn route(
         &self,
         mut req: Request<Incoming>,
         client: SocketAddr,
         request_id: &str,
-    ) -> (String, Response<WasiBody>) {
+    ) -> Result<(String, Response<WasiBody>, OwnedSemaphorePermit), (String, Response<WasiBody>)>
+    {
         let limits = &self.limits;
         let uri_len = req.uri().to_string().len();
         if uri_len > limits.max_uri_bytes {
@@ -306,7 +349,7 @@ impl Server {
                 limits.max_uri_bytes
             );
             let res = envelope(StatusCode::URI_TOO_LONG, "URI_TOO_LONG", &msg, request_id);
-            return ("-".into(), res);
+            return Err(("-".into(), res));
         }
         let head_len = head_len(&req);
         if head_len > limits.max_header_bytes {
@@ -320,7 +363,7 @@ impl Server {
                 &msg,
                 request_id,
             );
-            return ("-".into(), res);
+            return Err(("-".into(), res));
         }
         // The Host header only names the authority: it must not be able to
         // change the path (or anything else) the component sees.
@@ -331,16 +374,16 @@ impl Server {
                 None => {
                     let msg = "the Host header is not a valid host[:port]";
                     let res = envelope(StatusCode::BAD_REQUEST, "BAD_REQUEST", msg, request_id);
-                    return ("-".into(), res);
+                    return Err(("-".into(), res));
                 }
             },
         };
         let Some(route) = self.router.route(req.uri().path()) else {
             let msg = format!("no route matches {}", req.uri().path());
-            return (
+            return Err((
                 "-".into(),
                 envelope(StatusCode::NOT_FOUND, "NOT_FOUND", &msg, request_id),
-            );
+            ));
         };
         let component = route.component_id.clone();
         let max_body = limits.max_request_body_bytes;
@@ -352,13 +395,13 @@ impl Server {
                 &msg,
                 request_id,
             );
-            return (component, res);
+            return Err((component, res));
         }
         let Some(served) = self.components.get(&component) else {
             // The router only knows manifest routes, whose components were
             // all prepared at startup.
             let msg = format!("component `{component}` is not loaded");
-            return (component, internal_error(&msg, request_id));
+            return Err((component, internal_error(&msg, request_id)));
         };
         let is_health = limits.health_paths.iter().any(|p| p == req.uri().path());
         let slots = match (&served.health_slots, is_health) {
@@ -370,7 +413,7 @@ impl Server {
                 "component `{component}` is serving its maximum of in-flight requests; \
                  retry later"
             );
-            return (component, overloaded(&msg, request_id, limits.retry_after));
+            return Err((component, overloaded(&msg, request_id, limits.retry_after)));
         };
 
         // Spin hands the guest an absolute URI and its routing headers. The
@@ -395,7 +438,7 @@ impl Server {
             Err(_) => {
                 let msg = "the Host header is not a valid host[:port]";
                 let res = envelope(StatusCode::BAD_REQUEST, "BAD_REQUEST", msg, request_id);
-                return (component, res);
+                return Err((component, res));
             }
         };
         for (name, value) in spin_headers(&route, &full_url, &client.to_string()) {
@@ -420,14 +463,17 @@ impl Server {
 
         let handler = &served.handler;
         let timeout = handler.state().request_timeout();
-        match tokio::time::timeout(timeout, handler.handle(slot, req)).await {
-            Ok(Ok(response)) => (component, response),
+        // The slot is given back with the answer (or, for a response from
+        // the component, once its body is sent).
+        match tokio::time::timeout(timeout, handler.handle((), req)).await {
+            Ok(Ok(response)) => Ok((component, response, slot)),
             Ok(Err(e)) => {
                 eprintln!("component {component}: request {request_id} failed: {e:?}");
                 let msg = format!("component `{component}` failed to handle the request");
-                (component, internal_error(&msg, request_id))
+                Err((component, internal_error(&msg, request_id)))
             }
-            // The worker's own deadline, a little later, drops the instance.
+            // The worker's own deadline, a little later, drops the instance
+            // (and with it the requests that share it); it takes no more.
             Err(_elapsed) => {
                 eprintln!(
                     "component {component}: request {request_id} timed out after {timeout:?}"
@@ -439,7 +485,7 @@ impl Server {
                     &msg,
                     request_id,
                 );
-                (component, res)
+                Err((component, res))
             }
         }
     }
@@ -575,11 +621,13 @@ impl Drop for Busy {
     }
 }
 
-/// A response body that keeps its connection busy until it is dropped; its
-/// size hint is the inner one, so `content-length` survives.
+/// A response body that keeps its connection busy, and its request's
+/// in-flight slot taken, until it is dropped; its size hint is the inner
+/// one, so `content-length` survives.
 struct Guarded {
     inner: WasiBody,
     _busy: Busy,
+    _slot: Option<OwnedSemaphorePermit>,
 }
 
 impl hyper::body::Body for Guarded {
