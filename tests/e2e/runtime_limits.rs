@@ -289,11 +289,10 @@ fn oversized_heads_and_bodies_are_envelopes_with_the_request_id() {
     let v = res.assert_envelope(414, "URI_TOO_LONG");
     assert_eq!(v["requestId"], "lim-414");
 
-    // 413: a declared body over the default 1 MiB (the components' own
-    // limit); none of it is sent.
+    // 413: a declared body over the default 4 MiB; none of it is sent.
     let got = raw_request(
         &rt.base_url,
-        "POST /probe/echo/b HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1048577\r\n\
+        "POST /probe/echo/b HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4194305\r\n\
          X-Request-Id: lim-413\r\nConnection: close\r\n\r\n",
     );
     assert!(got.starts_with("HTTP/1.1 413"), "{got}");
@@ -305,7 +304,7 @@ fn oversized_heads_and_bodies_are_envelopes_with_the_request_id() {
     assert_eq!(v["errorCode"], "PAYLOAD_TOO_LARGE", "{v}");
     assert_eq!(v["requestId"], "lim-413", "{v}");
     // Exactly at the limit is passed on.
-    let body = "x".repeat(1 << 20);
+    let body = "x".repeat(4 << 20);
     let res = rt.request("POST", "/probe/echo/at-limit", &[], Some(&body));
     assert_eq!(res.status, 200, "{}", &res.body[..res.body.len().min(300)]);
 

@@ -105,9 +105,11 @@ struct UpArgs {
     /// Longest request target (path and query), in bytes (`414` beyond it).
     #[arg(long, default_value_t = 8 << 10, value_parser = clap::value_parser!(u64).range(256..=(60 << 10)))]
     max_uri_bytes: u64,
-    /// Largest request body, in bytes (`413` beyond it). The components'
-    /// own JSON reader refuses over 1 MiB too.
-    #[arg(long, default_value_t = 1 << 20, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Largest request body, in bytes (`413` beyond it): a memory backstop
+    /// above the components' own 1 MiB limit, so that a body the API
+    /// refuses still reaches the component, which answers and (for gateway
+    /// calls) logs it.
+    #[arg(long, default_value_t = 4 << 20, value_parser = clap::value_parser!(u64).range(1..))]
     max_request_body_bytes: u64,
     /// Requests in flight at once per component; beyond it: `503
     /// OVERLOADED` with `Retry-After`. Also the most instances the component
