@@ -425,6 +425,18 @@ fn bootstrap_token_variable_is_an_admin_and_suppresses_the_first_token() {
         rt: &rt,
         token: bootstrap.to_owned(),
     };
+    // Before any token exists, a 401 says how to get the first one (what a
+    // fresh `spin up` needs), and names no secret.
+    let stranger = api.with_token("phk_ffffffffffffffffffffffffffffffff");
+    let refused = stranger
+        .get("/api/v1/prompts")
+        .assert_envelope(401, "UNAUTHORIZED");
+    let message = refused["message"].as_str().unwrap();
+    assert!(
+        message.contains("no API tokens yet") && message.contains("bootstrap_token"),
+        "{message}"
+    );
+    assert!(!message.contains(bootstrap), "{message}");
     let me = api.get("/api/v1/tokens/current").json();
     assert_eq!(me["actorType"], "system");
     assert_eq!(me["scopes"], json!(["admin"]));
@@ -433,6 +445,11 @@ fn bootstrap_token_variable_is_an_admin_and_suppresses_the_first_token() {
     assert_eq!(minted_by[0]["actor"], "bootstrap");
     assert_eq!(minted_by[0]["actorType"], "system");
     assert_eq!(api.with_token(&secret).get("/api/v1/prompts").status, 200);
+    // Once one exists, an unknown token is just that.
+    let refused = stranger
+        .get("/api/v1/prompts")
+        .assert_envelope(401, "UNAUTHORIZED");
+    assert_eq!(refused["message"], "unknown token");
 }
 
 #[test]

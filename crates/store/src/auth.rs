@@ -112,6 +112,26 @@ pub async fn authenticate(
     Ok(principal)
 }
 
+/// Why an unknown token is refused. While no token exists at all (a fresh
+/// database under `spin up`, which mints none), the answer says how to get
+/// the first one, since nothing else would.
+async fn unknown_token_message(db: &Db) -> Result<String, ApiError> {
+    let any = db
+        .row("SELECT 1 FROM api_tokens LIMIT 1", [])
+        .await?
+        .is_some();
+    Ok(if any {
+        "unknown token".to_owned()
+    } else {
+        format!(
+            "unknown token: this deployment has no API tokens yet. Set the variable \
+             {BOOTSTRAP_TOKEN_VARIABLE} (SPIN_VARIABLE_BOOTSTRAP_TOKEN=phk_ followed by 32 \
+             lowercase hex digits) to an admin token of your choosing and call with it, then \
+             mint tokens with POST /api/v1/tokens"
+        )
+    })
+}
+
 /// Authenticates the request's bearer token, whatever its scopes.
 pub async fn identify(db: &Db, headers: &http::HeaderMap) -> Result<Principal, ApiError> {
     let header = headers
@@ -153,8 +173,10 @@ pub async fn identify(db: &Db, headers: &http::HeaderMap) -> Result<Principal, A
             "SELECT id, organization_id, name, scopes, revoked_at FROM api_tokens WHERE token_hash = ?",
             [Value::Text(hash)],
         )
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("unknown token"))?;
+        .await?;
+    let Some(row) = row else {
+        return Err(ApiError::unauthorized(unknown_token_message(db).await?));
+    };
     if row.opt_int(4)?.is_some() {
         return Err(ApiError::unauthorized("this token has been revoked"));
     }
