@@ -21,6 +21,7 @@ mod logs;
 mod health;
 mod host_interfaces;
 mod request_failures;
+mod reuse_safety;
 mod routing;
 mod runtime_limits;
 mod schemathesis;

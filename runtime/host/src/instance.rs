@@ -121,6 +121,8 @@ struct Places {
     peak_shared: AtomicUsize,
     /// Instantiations that had to wait for a place.
     waited: AtomicU64,
+    /// Set at shutdown, when the runtime drops the instances still alive.
+    stopping: AtomicBool,
 }
 
 /// An instance's place, held by its store.
@@ -181,6 +183,7 @@ impl ComponentServer {
                 peak: AtomicUsize::new(0),
                 peak_shared: AtomicUsize::new(0),
                 waited: AtomicU64::new(0),
+                stopping: AtomicBool::new(false),
             }),
         }
     }
@@ -188,6 +191,12 @@ impl ComponentServer {
     /// How long the server waits for this component's response headers.
     pub fn request_timeout(&self) -> Duration {
         self.request_timeout
+    }
+
+    /// The server has stopped: instances still alive (idle ones, kept for
+    /// reuse) are about to be dropped with the runtime, which is no failure.
+    pub fn stopping(&self) {
+        self.places.stopping.store(true, Ordering::Relaxed);
     }
 
     /// Instances created and requests served so far.
@@ -359,7 +368,9 @@ impl WorkerState for Reuse {
     }
 
     fn drop(&self, _store: Store<HostState>, result: wasmtime::Result<()>) {
-        if let Err(e) = result {
+        if let Err(e) = result
+            && !self.places.stopping.load(Ordering::Relaxed)
+        {
             eprintln!("component {}: instance failed: {e:?}", self.component);
         }
     }
@@ -394,10 +405,13 @@ impl WorkerExpiration for Expiration {
     ) -> Poll<()> {
         let timeout = match status {
             WorkerStatus::Idle => {
-                let pressure = self.pressure.clone();
-                let pressed = self
-                    .leave_when_pressed
-                    .get_or_insert_with(|| Box::pin(async move { pressure.notified().await }));
+                if self.leave_when_pressed.is_none() {
+                    // Polled at once below, so it is registered from now on.
+                    let pressure = self.pressure.clone();
+                    self.leave_when_pressed =
+                        Some(Box::pin(async move { pressure.notified().await }));
+                }
+                let pressed = self.leave_when_pressed.as_mut().expect("set above");
                 if pressed.as_mut().poll(cx).is_ready() {
                     return Poll::Ready(());
                 }

@@ -190,6 +190,7 @@ impl Server {
     fn log_instance_stats(&self) {
         let (mut created, mut requests) = (0, 0);
         for (id, served) in &self.components {
+            served.handler.state().stopping();
             let stats = served.handler.state().stats();
             created += stats.created;
             requests += stats.requests;
