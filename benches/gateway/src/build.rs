@@ -86,7 +86,7 @@ pub fn components(paths: &Paths) -> anyhow::Result<()> {
     )
 }
 
-fn run(mut cmd: Command, what: &str) -> anyhow::Result<()> {
+pub(crate) fn run(mut cmd: Command, what: &str) -> anyhow::Result<()> {
     eprintln!("bench: {what}");
     let status = cmd.status().with_context(|| format!("starting {what}"))?;
     if !status.success() {

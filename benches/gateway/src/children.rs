@@ -1,6 +1,6 @@
-//! The processes the bench starts: the stub provider and `prompthelm up`.
-//! Each is killed when its guard is dropped, so a failed or panicking run
-//! leaves nothing listening.
+//! The processes the bench starts: the stub provider, `prompthelm up` and
+//! `spin up` (see [`crate::spin`]). Each is killed when its guard is
+//! dropped, so a failed or panicking run leaves nothing listening.
 
 use std::collections::VecDeque;
 use std::io::{BufRead as _, BufReader, Read};
@@ -15,12 +15,14 @@ use anyhow::{Context as _, bail};
 /// The host compiles the components at its first start when the compile
 /// cache is cold.
 const START_TIMEOUT: Duration = Duration::from_secs(180);
-/// Lines of stderr shown when a process fails to start.
-const STDERR_TAIL: usize = 40;
+/// Lines of output shown when a process fails to start.
+const OUTPUT_TAIL: usize = 40;
+/// How often [`Process::wait_for`] asks whether the process is ready.
+const POLL_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Which output pipe a line came from.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Pipe {
+pub(crate) enum Pipe {
     Stdout,
     Stderr,
 }
@@ -30,28 +32,52 @@ struct Line {
     text: String,
 }
 
+/// How a process is stopped.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stopping {
+    /// The process alone: SIGKILL, on drop and when the bench dies.
+    Alone,
+    /// A process that runs children of its own (`spin up` serves from a
+    /// `spin trigger http` child, which outlives a killed parent). It gets
+    /// a process group of its own, killed whole on drop. When the bench dies
+    /// without dropping it, it gets SIGTERM, on which it stops its children.
+    WithChildren,
+}
+
 /// A running child process, killed on drop.
 pub struct Process {
     name: &'static str,
     child: Child,
+    stopping: Stopping,
     lines: Receiver<Line>,
 }
 
 impl Process {
     /// Spawns `cmd` with both output streams read line by line on their own
     /// threads. They keep reading after startup even when nobody listens:
-    /// both programs log every request, and a full pipe would stall them.
-    fn spawn(name: &'static str, mut cmd: Command) -> anyhow::Result<Process> {
+    /// the programs log requests, and a full pipe would stall them.
+    pub(crate) fn spawn(
+        name: &'static str,
+        mut cmd: Command,
+        stopping: Stopping,
+    ) -> anyhow::Result<Process> {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        // SAFETY: prctl is async-signal-safe and touches only the child.
-        // It makes the kernel kill the child if the bench dies without
-        // running its destructors (SIGKILL, abort). The bench spawns from
-        // its main thread, whose exit is the process's exit.
+        let (own_group, death_signal) = match stopping {
+            Stopping::Alone => (false, libc::SIGKILL),
+            Stopping::WithChildren => (true, libc::SIGTERM),
+        };
+        // SAFETY: setpgid and prctl are async-signal-safe and touch only the
+        // child. prctl makes the kernel signal the child if the bench dies
+        // without running its destructors (SIGKILL, abort). The bench spawns
+        // from its main thread, whose exit is the process's exit.
         unsafe {
-            cmd.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+            cmd.pre_exec(move || {
+                if own_group && libc::setpgid(0, 0) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if libc::prctl(libc::PR_SET_PDEATHSIG, death_signal) == -1 {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())
@@ -65,29 +91,41 @@ impl Process {
             tx.clone(),
         );
         forward_lines(child.stderr.take().expect("piped"), Pipe::Stderr, tx);
-        Ok(Process { name, child, lines })
+        Ok(Process {
+            name,
+            child,
+            stopping,
+            lines,
+        })
     }
 
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
 
-    /// Reads output lines until `take` has what it needs. Fails with the
-    /// last stderr lines when the process exits first, or at the timeout.
-    fn read_until<T>(
+    /// Reads output lines until `take` has what it needs.
+    fn read_until<T>(&mut self, take: impl FnMut(Pipe, &str) -> Option<T>) -> anyhow::Result<T> {
+        self.wait_for(take, || None)
+    }
+
+    /// Waits until `take` finds what it needs in an output line, or `poll`
+    /// (asked every [`POLL_INTERVAL`]) says the process is ready. Fails
+    /// with the last output lines when the process exits first, or at the
+    /// timeout.
+    pub(crate) fn wait_for<T>(
         &mut self,
         mut take: impl FnMut(Pipe, &str) -> Option<T>,
+        mut poll: impl FnMut() -> Option<T>,
     ) -> anyhow::Result<T> {
         let deadline = Instant::now() + START_TIMEOUT;
-        let mut stderr_tail = VecDeque::with_capacity(STDERR_TAIL);
+        let mut tail = VecDeque::with_capacity(OUTPUT_TAIL);
         let mut keep = |line: &Line| {
-            if line.pipe == Pipe::Stderr {
-                if stderr_tail.len() == STDERR_TAIL {
-                    stderr_tail.pop_front();
-                }
-                stderr_tail.push_back(line.text.clone());
+            if tail.len() == OUTPUT_TAIL {
+                tail.pop_front();
             }
+            tail.push_back(line.text.clone());
         };
+        let mut polled = Instant::now();
         loop {
             match self.lines.recv_timeout(Duration::from_millis(100)) {
                 Ok(line) => {
@@ -102,19 +140,25 @@ impl Process {
                     std::thread::sleep(Duration::from_millis(50))
                 }
             }
+            if polled.elapsed() >= POLL_INTERVAL {
+                polled = Instant::now();
+                if let Some(found) = poll() {
+                    return Ok(found);
+                }
+            }
             if let Some(status) = self.child.try_wait()? {
                 // What it wrote last explains why it stopped.
                 while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(500)) {
                     keep(&line);
                 }
-                let tail = Vec::from(stderr_tail).join("\n");
+                let tail = Vec::from(tail).join("\n");
                 bail!(
                     "{} exited ({status}) before it was ready:\n{tail}",
                     self.name
                 );
             }
             if Instant::now() > deadline {
-                let tail = Vec::from(stderr_tail).join("\n");
+                let tail = Vec::from(tail).join("\n");
                 bail!(
                     "{} was not ready within {START_TIMEOUT:?}:\n{tail}",
                     self.name
@@ -126,6 +170,13 @@ impl Process {
 
 impl Drop for Process {
     fn drop(&mut self) {
+        if self.stopping == Stopping::WithChildren {
+            // The group's id is the leader's pid (setpgid(0, 0) at spawn).
+            // SAFETY: kill only sends a signal.
+            unsafe {
+                libc::kill(-(self.child.id() as libc::pid_t), libc::SIGKILL);
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -152,7 +203,7 @@ impl Stub {
     pub fn start(binary: &Path) -> anyhow::Result<Stub> {
         let mut cmd = Command::new(binary);
         cmd.args(["--listen", "127.0.0.1:0"]);
-        let mut process = Process::spawn("stub-provider", cmd)?;
+        let mut process = Process::spawn("stub-provider", cmd, Stopping::Alone)?;
         let base_url = process.read_until(|pipe, text| {
             (pipe == Pipe::Stdout)
                 .then(|| text.strip_prefix("Listening "))
@@ -185,10 +236,7 @@ impl Host {
         stub_url: &str,
     ) -> anyhow::Result<Host> {
         let mut cmd = up_command(binary, manifest, state_dir, compile_cache);
-        cmd.env("SPIN_VARIABLE_OPENAI_BASE_URL", stub_url)
-            .env("SPIN_VARIABLE_OPENAI_API_KEY", PROVIDER_KEY)
-            // The bench makes thousands of calls a minute with one token.
-            .env("SPIN_VARIABLE_GATEWAY_RATE_LIMIT_PER_MINUTE", "0");
+        call_stub(&mut cmd, stub_url);
         Host::serve(cmd, None)
     }
 
@@ -211,7 +259,7 @@ impl Host {
     /// Spawns `cmd` and waits until it serves, and printed its admin token
     /// unless `known_token` is given.
     fn serve(cmd: Command, known_token: Option<&str>) -> anyhow::Result<Host> {
-        let mut process = Process::spawn("prompthelm up", cmd)?;
+        let mut process = Process::spawn("prompthelm up", cmd, Stopping::Alone)?;
         // The token line (stderr) and the "Serving" line (stdout) come in
         // either order, each whole because the streams are read by line.
         let (mut base_url, mut admin_token) = (None, known_token.map(str::to_owned));
@@ -236,6 +284,15 @@ impl Host {
             admin_token: admin_token.expect("read above"),
         })
     }
+}
+
+/// Points the app's OpenAI provider at the stub, and turns the gateway's
+/// rate limit off: the bench makes thousands of calls a minute with one
+/// token. Both `prompthelm up` and `spin up` read `SPIN_VARIABLE_<NAME>`.
+pub(crate) fn call_stub(cmd: &mut Command, stub_url: &str) {
+    cmd.env("SPIN_VARIABLE_OPENAI_BASE_URL", stub_url)
+        .env("SPIN_VARIABLE_OPENAI_API_KEY", PROVIDER_KEY)
+        .env("SPIN_VARIABLE_GATEWAY_RATE_LIMIT_PER_MINUTE", "0");
 }
 
 /// `prompthelm up` of `manifest` on a free loopback port.

@@ -1,18 +1,21 @@
 //! `prompthelm-bench`: what the gateway adds to an LLM call.
 //!
 //! It builds and starts the stub provider and `prompthelm up` on loopback,
-//! sets up one promoted prompt through the API, then loads the stub directly
-//! (the baseline) and the gateway's execute, stream and resolve endpoints,
-//! each with a fixed number of requests and a time cap. It prints a Markdown
-//! table of latency percentiles, throughput, CPU time per request and the
-//! host's memory, and stops the processes it started.
+//! and the real `spin up` of the same app when a Spin 4.1+ binary is found,
+//! sets up one promoted prompt through the API of each, then loads the stub
+//! directly (the baseline) and the gateway's execute, stream and resolve
+//! endpoints under each runtime, each with a fixed number of requests and a
+//! time cap. It prints a Markdown table of latency percentiles, throughput,
+//! CPU time per request and each runtime's memory, and stops the processes
+//! it started.
 
 mod api;
 mod load;
 mod procfs;
 mod report;
+mod servers;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -20,10 +23,12 @@ use anyhow::Context as _;
 use clap::Parser;
 use prompthelm_bench::build;
 use prompthelm_bench::children::{Host, Stub};
+use prompthelm_bench::spin::Spin;
 
-use crate::api::{Endpoints, Target};
+use crate::api::Target;
 use crate::load::Plan;
-use crate::report::{Report, Row};
+use crate::report::{Memory, Report, Row};
+use crate::servers::{Runtime, Server};
 
 #[derive(Parser)]
 #[command(
@@ -48,7 +53,7 @@ struct Cli {
 }
 
 /// The runs, in order: the baseline and the gateway alternate so each pair
-/// sees the same machine state.
+/// sees the same machine state. A gateway run is made under each runtime.
 const RUNS: [(Target, usize); 7] = [
     (Target::Direct, 1),
     (Target::Execute, 1),
@@ -66,100 +71,134 @@ fn main() -> anyhow::Result<ExitCode> {
     build::components(&paths)?;
 
     let stub = Stub::start(&paths.stub_binary())?;
-    let start_host = |state_dir: &Path| {
-        Host::start(
-            &paths.host_binary(),
-            &paths.manifest(),
-            state_dir,
-            &paths.compile_cache(),
+    eprintln!("bench: stub at {}", stub.base_url);
+    let mut unavailable = Vec::new();
+    let mut servers = vec![Server::start(
+        Runtime::Prompthelm,
+        |state_dir| {
+            Host::start(
+                &paths.host_binary(),
+                &paths.manifest(),
+                state_dir,
+                &paths.compile_cache(),
+                &stub.base_url,
+            )
+        },
+        &stub.base_url,
+    )?];
+    let spin = Spin::find(&paths.workspace);
+    if let Some(spin) = &spin {
+        let started = Server::start(
+            Runtime::Spin,
+            |state_dir| {
+                spin.up(
+                    &paths.host_binary(),
+                    &paths.manifest(),
+                    state_dir,
+                    &stub.base_url,
+                )
+            },
             &stub.base_url,
-        )
-    };
-    // A first start fills the compile cache, so the measured host starts
-    // as a restarted one does, without the compiler's memory.
-    let warm_up_state = tempfile::tempdir().context("creating a state dir")?;
-    drop(start_host(warm_up_state.path())?);
-    // Declared before the host, so dropped after it: the state dir goes
-    // once nothing uses it.
-    let state = tempfile::tempdir().context("creating the state dir")?;
-    let host = start_host(state.path())?;
-    eprintln!(
-        "bench: stub at {}, prompthelm at {}",
-        stub.base_url, host.base_url
-    );
-    api::create_bench_prompt(&host.base_url, &host.admin_token)?;
-    let endpoints = Endpoints::new(&stub.base_url, &host.base_url, &host.admin_token);
+        );
+        match started {
+            Ok(server) => servers.push(server),
+            Err(e) => {
+                eprintln!("bench: spin up did not start: {e:#}");
+                unavailable.push(("`spin up`".to_owned(), format!("{e:#}")));
+            }
+        }
+    }
 
-    let host_pid = host.process.pid();
     let stub_pid = stub.process.pid();
     let clock_ticks = procfs::clock_ticks_per_second();
     let ms_per_tick = 1000.0 / clock_ticks.unwrap_or(100) as f64;
-    let host_rss_at_start_kib = procfs::rss_kib(host_pid)?;
-    // The peak while serving, not while starting.
-    let peak_rss_since_start = procfs::reset_peak_rss(host_pid)
-        .inspect_err(|e| eprintln!("bench: the peak RSS includes the start: {e:#}"))
-        .is_err();
-
     let mut rows = Vec::new();
-    let mut unavailable: Vec<(Target, String)> = Vec::new();
+    let mut failed_checks: Vec<(Target, Option<Runtime>)> = Vec::new();
     for (target, concurrency) in RUNS {
-        if unavailable.iter().any(|(t, _)| *t == target) {
-            continue;
-        }
-        if let Err(reason) = endpoints.check(target) {
-            eprintln!("bench: skipping {}: {reason}", target.label());
-            unavailable.push((target, reason));
-            continue;
-        }
-        let plan = Plan {
-            concurrency,
-            warmup: cli.warmup,
-            requests: if concurrency == 1 {
-                cli.requests
-            } else {
-                2 * cli.requests
-            },
-            time_cap: Duration::from_secs(cli.time_cap_secs),
+        // The baseline once; each gateway path under each runtime, one
+        // after the other, so they see the same machine state.
+        let under: Vec<Option<&Server>> = if target == Target::Direct {
+            vec![None]
+        } else {
+            servers.iter().map(Some).collect()
         };
-        eprintln!(
-            "bench: {} at concurrency {concurrency}: {} requests",
-            target.label(),
-            plan.requests
-        );
-        // CPU ticks of the host and the stub, at the start and the end.
-        let (measured, before, after) = load::run(
-            &plan,
-            |agent| endpoints.call(target, agent),
-            || -> anyhow::Result<(u64, u64)> {
-                Ok((procfs::cpu_ticks(host_pid)?, procfs::cpu_ticks(stub_pid)?))
-            },
-        );
-        let ((host_before, stub_before), (host_after, stub_after)) = (before?, after?);
-        let ms_per_request =
-            |ticks: u64| ticks as f64 * ms_per_tick / measured.completed.max(1) as f64;
-        if let Some(e) = &measured.first_error {
+        for server in under {
+            let runtime = server.map(|s| s.runtime);
+            if failed_checks.contains(&(target, runtime)) {
+                continue;
+            }
+            let endpoints = &server.unwrap_or(&servers[0]).endpoints;
+            let what = report::label(target, runtime);
+            if let Err(reason) = endpoints.check(target) {
+                eprintln!("bench: skipping {what}: {reason}");
+                failed_checks.push((target, runtime));
+                unavailable.push((what, reason));
+                continue;
+            }
+            let plan = Plan {
+                concurrency,
+                warmup: cli.warmup,
+                requests: if concurrency == 1 {
+                    cli.requests
+                } else {
+                    2 * cli.requests
+                },
+                time_cap: Duration::from_secs(cli.time_cap_secs),
+            };
             eprintln!(
-                "bench: {} of the requests failed; the first: {e}",
-                measured.errors
+                "bench: {what} at concurrency {concurrency}: {} requests",
+                plan.requests
             );
+            // CPU ticks of the runtime and the stub, at the start and the end.
+            let (measured, before, after) = load::run(
+                &plan,
+                |agent| endpoints.call(target, agent),
+                || -> anyhow::Result<(Option<u64>, u64)> {
+                    let host = server.map(Server::cpu_ticks).transpose()?;
+                    Ok((host, procfs::cpu_ticks(stub_pid)?))
+                },
+            );
+            let ((host_before, stub_before), (host_after, stub_after)) = (before?, after?);
+            let ms_per_request =
+                |ticks: u64| ticks as f64 * ms_per_tick / measured.completed.max(1) as f64;
+            if let Some(e) = &measured.first_error {
+                eprintln!(
+                    "bench: {} of the requests failed; the first: {e}",
+                    measured.errors
+                );
+            }
+            rows.push(Row {
+                target,
+                runtime,
+                concurrency,
+                host_cpu_ms: host_after
+                    .zip(host_before)
+                    .map(|(after, before)| ms_per_request(after - before)),
+                stub_cpu_ms: ms_per_request(stub_after - stub_before),
+                measured,
+            });
         }
-        rows.push(Row {
-            target,
-            concurrency,
-            host_cpu_ms: ms_per_request(host_after - host_before),
-            stub_cpu_ms: ms_per_request(stub_after - stub_before),
-            measured,
-        });
     }
 
+    let memory = servers
+        .iter()
+        .map(|server| {
+            Ok(Memory {
+                runtime: server.runtime,
+                processes: server.pids.len(),
+                rss_at_start_kib: server.rss_at_start_kib,
+                peak_rss_kib: server.peak_rss_kib()?,
+                peak_rss_reset: server.peak_rss_reset,
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
     let report = Report {
         rows,
         unavailable,
+        memory,
+        spin: spin.map(|s| format!("Spin {} ({})", s.version, s.binary.display())),
         warmup: cli.warmup,
         clock_ticks,
-        host_rss_at_start_kib,
-        peak_rss_since_start,
-        host_peak_rss_kib: procfs::peak_rss_kib(host_pid)?,
     };
     let markdown = report.markdown();
     print!("{markdown}");
@@ -171,7 +210,7 @@ fn main() -> anyhow::Result<ExitCode> {
             ExitCode::SUCCESS
         } else {
             eprintln!(
-                "bench: incomplete: an endpoint was unavailable or requests failed (see the report)"
+                "bench: incomplete: a runtime or an endpoint was unavailable or requests failed (see the report)"
             );
             ExitCode::FAILURE
         },

@@ -49,6 +49,39 @@ fn parse_status_kib(status: &str, key: &str) -> Option<u64> {
     value.trim().strip_suffix("kB")?.trim().parse().ok()
 }
 
+/// `pid` and its descendants, e.g. `spin up` and the `spin trigger http`
+/// process it serves from; only `pid` when the kernel does not list
+/// children (`/proc/<pid>/task/<tid>/children`).
+pub fn process_tree(pid: u32) -> Vec<u32> {
+    let mut tree = vec![pid];
+    let mut next = 0;
+    while let Some(&parent) = tree.get(next) {
+        tree.extend(children(parent));
+        next += 1;
+    }
+    tree
+}
+
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|n| n.parse().ok())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// `measure` summed over `pids`.
+pub fn sum(pids: &[u32], measure: fn(u32) -> anyhow::Result<u64>) -> anyhow::Result<u64> {
+    pids.iter().map(|&pid| measure(pid)).sum()
+}
+
 /// Clock ticks per second, the unit of [`cpu_ticks`]. `None` when sysconf
 /// cannot tell.
 pub fn clock_ticks_per_second() -> Option<u64> {
