@@ -160,9 +160,16 @@ impl From<ProviderError> for UpstreamError {
 
 /// Sends `request`; the answer's headers must arrive before the deadline.
 pub async fn send(
-    request: http::Request<Vec<u8>>,
+    mut request: http::Request<Vec<u8>>,
     deadline: &Deadline,
 ) -> Result<Response, UpstreamError> {
+    // A declared length keeps the body from being sent chunked: on a kept-
+    // alive provider connection without TCP_NODELAY (Spin's), the closing
+    // chunk would wait ~40 ms for the provider's delayed ACK.
+    let length = http::HeaderValue::from(request.body().len());
+    request
+        .headers_mut()
+        .insert(http::header::CONTENT_LENGTH, length);
     let request = request.map(|body| Full::new(Bytes::from(body)));
     match deadline.race(spin_sdk::http::send(request)).await {
         None => Err(UpstreamError::Timeout {
