@@ -20,6 +20,7 @@ mod logs;
 
 mod health;
 mod host_interfaces;
+mod host_pools;
 mod request_failures;
 mod reuse_safety;
 mod routing;

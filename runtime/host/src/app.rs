@@ -108,6 +108,8 @@ impl App {
             ),
             stores: Arc::new(open_stores(&runtime_config)?),
         });
+        // The shared outbound HTTP client and its TLS roots, built once.
+        crate::factors::outbound_http::init();
 
         // The pool holds every component's instance places, which its
         // in-flight slots bound.

@@ -3,7 +3,7 @@
 //! can be read by `spin up` and the other way round.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
@@ -21,12 +21,20 @@ pub trait KeyValueBackend: Send + Sync {
     fn keys(&self) -> Result<Vec<String>, Error>;
 }
 
-/// A store kept in a SQLite file. Stores are small and hot, so one shared
-/// connection serves all requests; SQLite serializes writers anyway.
+/// A store kept in a SQLite file. Writes go through one shared connection
+/// (SQLite serializes writers anyway); reads take one of a few read
+/// connections, so a read never waits behind a write or another read (WAL
+/// lets readers run while a writer commits).
 pub struct SqliteKeyValue {
     label: String,
-    conn: Mutex<rusqlite::Connection>,
+    path: PathBuf,
+    writer: Mutex<rusqlite::Connection>,
+    readers: Mutex<Vec<rusqlite::Connection>>,
 }
+
+/// Idle read connections kept per store; more are opened under load and
+/// closed when they come back.
+const MAX_IDLE_READERS: usize = 4;
 
 impl SqliteKeyValue {
     pub fn open(label: &str, path: &Path) -> anyhow::Result<Self> {
@@ -43,7 +51,9 @@ impl SqliteKeyValue {
         .with_context(|| format!("preparing key-value store {}", path.display()))?;
         Ok(Self {
             label: label.to_owned(),
-            conn: Mutex::new(conn),
+            path: path.to_owned(),
+            writer: Mutex::new(conn),
+            readers: Mutex::new(Vec::new()),
         })
     }
 
@@ -52,16 +62,40 @@ impl SqliteKeyValue {
         f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<R>,
     ) -> Result<R, Error> {
         let conn = self
-            .conn
+            .writer
             .lock()
             .map_err(|_| Error::Other("key-value connection poisoned".into()))?;
         f(&conn).map_err(|e| Error::Other(e.to_string()))
+    }
+
+    /// Runs a read on a read connection of its own. A connection whose read
+    /// failed is closed rather than kept.
+    fn with_reader<R>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<R>,
+    ) -> Result<R, Error> {
+        let idle = self.readers.lock().ok().and_then(|mut r| r.pop());
+        let conn = match idle {
+            Some(conn) => conn,
+            None => {
+                super::sqlite::connect_file(&self.path).map_err(|e| Error::Other(e.to_string()))?
+            }
+        };
+        let result = f(&conn).map_err(|e| Error::Other(e.to_string()));
+        if result.is_ok()
+            && conn.is_autocommit()
+            && let Ok(mut readers) = self.readers.lock()
+            && readers.len() < MAX_IDLE_READERS
+        {
+            readers.push(conn);
+        }
+        result
     }
 }
 
 impl KeyValueBackend for SqliteKeyValue {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
-        self.with_conn(|c| {
+        self.with_reader(|c| {
             c.prepare_cached("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2")?
                 .query_row((&self.label, key), |r| r.get(0))
                 .optional()
@@ -88,14 +122,14 @@ impl KeyValueBackend for SqliteKeyValue {
     }
 
     fn exists(&self, key: &str) -> Result<bool, Error> {
-        self.with_conn(|c| {
+        self.with_reader(|c| {
             c.prepare_cached("SELECT 1 FROM spin_key_value WHERE store = ?1 AND key = ?2")?
                 .exists((&self.label, key))
         })
     }
 
     fn keys(&self) -> Result<Vec<String>, Error> {
-        self.with_conn(|c| {
+        self.with_reader(|c| {
             c.prepare_cached("SELECT key FROM spin_key_value WHERE store = ?1 ORDER BY key")?
                 .query_map([&self.label], |r| r.get(0))?
                 .collect()

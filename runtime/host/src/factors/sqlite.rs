@@ -1,14 +1,24 @@
 //! `spin:sqlite/sqlite@3.1.0` on rusqlite.
 //!
-//! Each guest `open` gets its own rusqlite connection, so `BEGIN ... COMMIT`
-//! issued by a component stays on one connection, exactly as in Spin. Opening
-//! a connection per guest open also means a database that became unusable is
-//! noticed on the next request instead of being hidden by a cached handle.
+//! Each guest `open` gets a rusqlite connection of its own for as long as it
+//! holds it, so `BEGIN ... COMMIT` issued by a component stays on one
+//! connection, exactly as in Spin. Connections come from a bounded pool per
+//! database ([`FileDatabase`]): a guest's close hands its connection back
+//! (rolled back first if the guest left a transaction open), so the schema
+//! is parsed once per connection and `prepare_cached` hits. A connection on
+//! which a statement changed connection state (PRAGMA, ATTACH, DETACH, TEMP
+//! objects) or failed in a way that may leave it odd is closed instead.
+//!
+//! Every database also keeps one long-lived "keeper" connection, so the
+//! last guest close is never the last close of the file: SQLite does not
+//! checkpoint the WAL (with its fsyncs) and delete `-wal`/`-shm` on every
+//! request. A background thread checkpoints the WAL with `TRUNCATE` instead,
+//! off the request path.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use wasmtime::component::{Accessor, FutureReader, HasData, Resource, ResourceTable, StreamReader};
@@ -17,6 +27,26 @@ use super::bindings::spin::sqlite::sqlite::{self as wit, Error, QueryResult, Row
 
 /// How long a connection waits for another writer before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connections a database may have open for guests at once. More guest
+/// opens wait (up to [`POOL_WAIT`]) for one to come back.
+const POOL_MAX_OPEN: usize = 64;
+
+/// Connections kept open while idle; the rest are closed when returned.
+const POOL_MAX_IDLE: usize = 16;
+
+/// How long a guest `open` waits for a free connection before failing.
+const POOL_WAIT: Duration = Duration::from_secs(5);
+
+/// How often the WAL is checkpointed and truncated in the background.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
+
+/// How long the background checkpoint waits for readers and writers before
+/// it gives up until next time (it must never stall requests for long).
+const CHECKPOINT_BUSY_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// The WAL is truncated back to this size after a checkpoint (bytes).
+const JOURNAL_SIZE_LIMIT: i64 = 16 << 20;
 
 /// A backend that can open connections to one database.
 pub trait SqliteBackend: Send + Sync {
@@ -30,17 +60,34 @@ pub trait SqliteConnection: Send {
     fn last_insert_rowid(&self) -> i64;
 }
 
-/// A SQLite database file (Spin's `type = "spin"`).
+/// A SQLite database file (Spin's `type = "spin"`), with its connection pool
+/// and its keeper connection.
 pub struct FileDatabase {
     path: PathBuf,
+    pool: Arc<Pool>,
+    /// Held for the life of the database so the file always has an open
+    /// connection; also the one the background checkpoint runs on.
+    _keeper: Arc<Mutex<rusqlite::Connection>>,
 }
 
 impl FileDatabase {
-    /// Prepares the file (folder, WAL) at startup, so a bad path fails there.
+    /// Prepares the file (folder, WAL) at startup, so a bad path fails there,
+    /// and starts its background checkpoint.
     pub fn create(path: &Path) -> anyhow::Result<Self> {
-        open_file(path)?;
+        let keeper = open_file(path)?;
+        keeper
+            .busy_timeout(CHECKPOINT_BUSY_TIMEOUT)
+            .with_context(|| format!("configuring {}", path.display()))?;
+        let keeper = Arc::new(Mutex::new(keeper));
+        spawn_checkpointer(path, Arc::downgrade(&keeper))?;
         Ok(Self {
             path: path.to_owned(),
+            pool: Arc::new(Pool {
+                path: path.to_owned(),
+                state: Mutex::new(PoolState::default()),
+                returned: Condvar::new(),
+            }),
+            _keeper: keeper,
         })
     }
 
@@ -48,10 +95,51 @@ impl FileDatabase {
         &self.path
     }
 
-    /// A new connection to the file (the host's own migrations use it too).
+    /// A new connection to the file, outside the pool (the host's own
+    /// migrations and bootstrap use it).
     pub fn open_connection(&self) -> rusqlite::Result<rusqlite::Connection> {
         connect_file(&self.path)
     }
+
+    /// Connections the pool holds: (open for guests, idle).
+    #[cfg(test)]
+    fn pool_counts(&self) -> (usize, usize) {
+        let state = self.pool.state.lock().unwrap();
+        (state.lent, state.idle.len())
+    }
+}
+
+/// Checkpoints and truncates the WAL every [`CHECKPOINT_EVERY`] on the
+/// keeper connection, until the database is dropped. A busy database is
+/// left alone until next time; SQLite's own auto-checkpoint (on commit,
+/// passive) still runs in between.
+fn spawn_checkpointer(
+    path: &Path,
+    keeper: Weak<Mutex<rusqlite::Connection>>,
+) -> anyhow::Result<()> {
+    let name = format!("sqlite checkpoint {}", path.display());
+    std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                let Some(keeper) = keeper.upgrade() else {
+                    return;
+                };
+                let Ok(conn) = keeper.lock() else {
+                    return;
+                };
+                // Busy (a long reader or writer) is expected and harmless.
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                    && e.sqlite_error_code() != Some(rusqlite::ErrorCode::DatabaseBusy)
+                    && e.sqlite_error_code() != Some(rusqlite::ErrorCode::DatabaseLocked)
+                {
+                    eprintln!("{name}: {e}");
+                }
+            }
+        })
+        .context("starting the sqlite checkpoint thread")?;
+    Ok(())
 }
 
 /// Opens a SQLite file at startup, creating it and its folder if needed, and
@@ -69,47 +157,230 @@ pub fn open_file(path: &Path) -> anyhow::Result<rusqlite::Connection> {
 }
 
 /// A connection with the settings every user of a file shares.
-fn connect_file(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
+pub(super) fn connect_file(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
     let conn = rusqlite::Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     // WAL + NORMAL: a committed transaction survives a killed process;
     // only an OS crash or power loss can lose the last commits.
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // A checkpoint that resets the WAL also shrinks it back to this size.
+    conn.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)?;
     Ok(conn)
+}
+
+/// The pool of one database's guest connections.
+struct Pool {
+    path: PathBuf,
+    state: Mutex<PoolState>,
+    /// Signalled when a connection comes back or is closed.
+    returned: Condvar,
+}
+
+#[derive(Default)]
+struct PoolState {
+    /// Open connections no guest holds, most recently returned last.
+    idle: Vec<rusqlite::Connection>,
+    /// Connections held by guests right now.
+    lent: usize,
+}
+
+impl Pool {
+    /// A connection for one guest `open`: an idle one, else a new one while
+    /// fewer than [`POOL_MAX_OPEN`] are lent, else wait for one to come back.
+    fn take(self: &Arc<Self>) -> Result<PooledConnection, Error> {
+        let deadline = Instant::now() + POOL_WAIT;
+        let mut state = self.lock()?;
+        loop {
+            if let Some(conn) = state.idle.pop() {
+                state.lent += 1;
+                return Ok(PooledConnection::new(conn, self.clone()));
+            }
+            if state.lent < POOL_MAX_OPEN {
+                state.lent += 1;
+                drop(state);
+                return match connect_file(&self.path) {
+                    Ok(conn) => Ok(PooledConnection::new(conn, self.clone())),
+                    Err(e) => {
+                        self.forget();
+                        Err(io_error(e))
+                    }
+                };
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Error::Io(format!(
+                    "all {POOL_MAX_OPEN} connections to the database are in use; \
+                     none came back within {POOL_WAIT:?}"
+                )));
+            }
+            state = self
+                .returned
+                .wait_timeout(state, left)
+                .map_err(|_| poisoned())?
+                .0;
+        }
+    }
+
+    /// Takes back a connection a guest no longer holds.
+    fn give_back(&self, conn: rusqlite::Connection) {
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
+        state.lent = state.lent.saturating_sub(1);
+        if state.idle.len() < POOL_MAX_IDLE {
+            state.idle.push(conn);
+        }
+        drop(state);
+        self.returned.notify_one();
+    }
+
+    /// A lent connection was closed instead of returned.
+    fn forget(&self) {
+        if let Ok(mut state) = self.state.lock() {
+            state.lent = state.lent.saturating_sub(1);
+        }
+        self.returned.notify_one();
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, PoolState>, Error> {
+        self.state.lock().map_err(|_| poisoned())
+    }
+}
+
+fn poisoned() -> Error {
+    Error::Io("sqlite connection pool poisoned".into())
 }
 
 impl SqliteBackend for FileDatabase {
     fn connect(&self) -> Result<Box<dyn SqliteConnection>, Error> {
-        let conn = self.open_connection().map_err(io_error)?;
-        Ok(Box::new(RusqliteConnection(conn)))
+        Ok(Box::new(self.pool.take()?))
     }
 }
 
-struct RusqliteConnection(rusqlite::Connection);
+/// A pool connection while one guest connection holds it. Dropping it (the
+/// guest's close, or its instance going away) returns it to the pool, or
+/// closes it if it may carry state into the next guest's use.
+struct PooledConnection {
+    conn: Option<rusqlite::Connection>,
+    pool: Arc<Pool>,
+    /// Set when a statement may have left connection state behind.
+    discard: bool,
+    /// Whether this guest ran a statement yet: `changes` and
+    /// `last-insert-rowid` must not show the previous holder's.
+    used: bool,
+}
 
-impl SqliteConnection for RusqliteConnection {
-    fn query(&mut self, sql: &str, params: Vec<Value>) -> Result<QueryResult, Error> {
-        let mut stmt = self.0.prepare_cached(sql).map_err(io_error)?;
-        let columns: Vec<String> = stmt.column_names().map(String::from).collect();
-        let params = rusqlite::params_from_iter(params.into_iter().map(to_sql_value));
-        let mut rows = stmt.query(params).map_err(io_error)?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().map_err(io_error)? {
-            let values = (0..columns.len())
-                .map(|i| row.get_ref(i).map(from_sql_value))
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(io_error)?;
-            out.push(RowResult { values });
+impl PooledConnection {
+    fn new(conn: rusqlite::Connection, pool: Arc<Pool>) -> Self {
+        Self {
+            conn: Some(conn),
+            pool,
+            discard: false,
+            used: false,
         }
-        Ok(QueryResult { columns, rows: out })
+    }
+
+    fn conn(&self) -> &rusqlite::Connection {
+        self.conn.as_ref().expect("present until dropped")
+    }
+}
+
+impl Drop for PooledConnection {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else {
+            return;
+        };
+        // A guest that trapped (or just returned) inside a transaction must
+        // not hand it to the next one. ROLLBACK in WAL mode discards pages in
+        // memory; it does no I/O worth moving off this thread.
+        if !self.discard && !conn.is_autocommit() && conn.execute_batch("ROLLBACK").is_err() {
+            self.discard = true;
+        }
+        if self.discard || !conn.is_autocommit() {
+            drop(conn);
+            self.pool.forget();
+        } else {
+            self.pool.give_back(conn);
+        }
+    }
+}
+
+impl SqliteConnection for PooledConnection {
+    fn query(&mut self, sql: &str, params: Vec<Value>) -> Result<QueryResult, Error> {
+        self.used = true;
+        if changes_connection_state(sql) {
+            self.discard = true;
+        }
+        run_query(self.conn(), sql, params).map_err(|(e, ran)| {
+            if ran && !leaves_connection_usable(&e) {
+                self.discard = true;
+            }
+            io_error(e)
+        })
     }
 
     fn changes(&self) -> u64 {
-        self.0.changes()
+        if self.used { self.conn().changes() } else { 0 }
     }
 
     fn last_insert_rowid(&self) -> i64 {
-        self.0.last_insert_rowid()
+        if self.used {
+            self.conn().last_insert_rowid()
+        } else {
+            0
+        }
+    }
+}
+
+/// Runs one statement; on failure, also says whether it got to run (a
+/// statement SQLite refused to prepare never touched the connection).
+fn run_query(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: Vec<Value>,
+) -> Result<QueryResult, (rusqlite::Error, bool)> {
+    let mut stmt = conn.prepare_cached(sql).map_err(|e| (e, false))?;
+    let ran = |e| (e, true);
+    let columns: Vec<String> = stmt.column_names().map(String::from).collect();
+    let params = rusqlite::params_from_iter(params.into_iter().map(to_sql_value));
+    let mut rows = stmt.query(params).map_err(ran)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(ran)? {
+        let values = (0..columns.len())
+            .map(|i| row.get_ref(i).map(from_sql_value))
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(ran)?;
+        out.push(RowResult { values });
+    }
+    Ok(QueryResult { columns, rows: out })
+}
+
+/// Whether `sql` may change the connection itself rather than the database:
+/// PRAGMA (settings), ATTACH/DETACH (other files), TEMP tables, views,
+/// triggers and indexes (they live in the connection's temp schema). A
+/// conservative word check: a false positive only costs a new connection.
+fn changes_connection_state(sql: &str) -> bool {
+    sql.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .any(|word| {
+            ["pragma", "attach", "detach", "temp", "temporary"]
+                .iter()
+                .any(|w| word.eq_ignore_ascii_case(w))
+        })
+}
+
+/// Errors of a prepared statement after which the connection is known to be
+/// as it was: the statement was refused before it ran (wrong parameter
+/// count or name) or a constraint stopped it. Any other failure (busy, I/O,
+/// corruption, interruption) closes the connection.
+fn leaves_connection_usable(e: &rusqlite::Error) -> bool {
+    use rusqlite::Error as E;
+    match e {
+        E::SqlInputError { .. }
+        | E::InvalidParameterCount(..)
+        | E::MultipleStatement
+        | E::InvalidParameterName(_) => true,
+        E::SqliteFailure(err, _) => err.code == rusqlite::ErrorCode::ConstraintViolation,
+        _ => false,
     }
 }
 
@@ -329,5 +600,114 @@ impl<T> wit::HostConnectionWithStore<T> for SqliteFactor {
     ) -> wasmtime::Result<u64> {
         let conn = accessor.with(|mut a| a.get().get(&conn))?;
         Ok(lock(&conn)?.changes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database() -> (tempfile::TempDir, FileDatabase) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = FileDatabase::create(&dir.path().join("db.sqlite")).unwrap();
+        let mut conn = db.connect().unwrap();
+        conn.query("CREATE TABLE t (x INTEGER PRIMARY KEY)", vec![])
+            .unwrap();
+        drop(conn);
+        (dir, db)
+    }
+
+    fn count(db: &FileDatabase) -> i64 {
+        let mut conn = db.connect().unwrap();
+        match conn.query("SELECT count(*) FROM t", vec![]).unwrap().rows[0].values[0] {
+            Value::Integer(n) => n,
+            ref other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_returned_connection_is_reused() {
+        let (_dir, db) = database();
+        assert_eq!(db.pool_counts(), (0, 1));
+        let a = db.connect().unwrap();
+        assert_eq!(db.pool_counts(), (1, 0));
+        let b = db.connect().unwrap();
+        assert_eq!(db.pool_counts(), (2, 0));
+        drop((a, b));
+        assert_eq!(db.pool_counts(), (0, 2));
+    }
+
+    #[test]
+    fn an_open_transaction_is_rolled_back_on_return() {
+        let (_dir, db) = database();
+        let mut conn = db.connect().unwrap();
+        conn.query("BEGIN IMMEDIATE", vec![]).unwrap();
+        conn.query("INSERT INTO t (x) VALUES (1)", vec![]).unwrap();
+        drop(conn);
+        assert_eq!(db.pool_counts(), (0, 1));
+        assert_eq!(count(&db), 0);
+        // And the write lock went with it: another writer gets in at once.
+        let other = db.open_connection().unwrap();
+        other.busy_timeout(Duration::ZERO).unwrap();
+        other.execute("INSERT INTO t (x) VALUES (2)", []).unwrap();
+        assert_eq!(count(&db), 1);
+        drop(other.close());
+    }
+
+    #[test]
+    fn connection_state_changes_close_the_connection() {
+        for sql in [
+            "PRAGMA foreign_keys = OFF",
+            "  pragma cache_size = 10",
+            "ATTACH DATABASE ':memory:' AS other",
+            "CREATE TEMP TABLE scratch (y)",
+            "create temporary view v as select 1",
+        ] {
+            let (_dir, db) = database();
+            let mut conn = db.connect().unwrap();
+            conn.query(sql, vec![]).unwrap();
+            drop(conn);
+            assert_eq!(db.pool_counts(), (0, 0), "{sql}");
+        }
+        assert!(!changes_connection_state(
+            "SELECT template, temperature FROM sqlite_temp_master_x"
+        ));
+    }
+
+    #[test]
+    fn constraint_errors_keep_the_connection_others_close_it() {
+        let (_dir, db) = database();
+        let mut conn = db.connect().unwrap();
+        conn.query("INSERT INTO t (x) VALUES (1)", vec![]).unwrap();
+        assert!(conn.query("INSERT INTO t (x) VALUES (1)", vec![]).is_err());
+        assert!(conn.query("SELEC 1", vec![]).is_err());
+        drop(conn);
+        assert_eq!(db.pool_counts(), (0, 1));
+
+        let mut conn = db.connect().unwrap();
+        assert!(conn.query("SELECT * FROM missing", vec![]).is_err());
+        drop(conn);
+        // "no such table" is a prepare error: still usable.
+        assert_eq!(db.pool_counts(), (0, 1));
+    }
+
+    #[test]
+    fn changes_and_rowid_start_at_zero_for_each_holder() {
+        let (_dir, db) = database();
+        let mut conn = db.connect().unwrap();
+        conn.query("INSERT INTO t (x) VALUES (7)", vec![]).unwrap();
+        assert_eq!((conn.changes(), conn.last_insert_rowid()), (1, 7));
+        drop(conn);
+        let conn = db.connect().unwrap();
+        assert_eq!((conn.changes(), conn.last_insert_rowid()), (0, 0));
+    }
+
+    #[test]
+    fn the_wal_survives_the_last_guest_close() {
+        let (dir, db) = database();
+        let mut conn = db.connect().unwrap();
+        conn.query("INSERT INTO t (x) VALUES (1)", vec![]).unwrap();
+        drop(conn);
+        assert!(dir.path().join("db.sqlite-wal").exists());
     }
 }
