@@ -25,6 +25,7 @@ mod request_failures;
 mod reuse_safety;
 mod routing;
 mod runtime_limits;
+mod schema;
 mod schemathesis;
 mod sdk_contract;
 mod startup;

@@ -25,7 +25,7 @@ use std::time::Instant;
 
 use prompthelm_component_kit::{JsonResponse, Method, RequestContext, StatusCode, host_errors};
 use spin_sdk::http::{BoxBody, Response};
-use spin_sdk::{key_value, sqlite};
+use spin_sdk::key_value;
 
 use call::{Mode, boxed};
 use health::{Audience, CheckOutcome, Health};
@@ -91,19 +91,17 @@ async fn audience(req: &spin_sdk::http::Request) -> Audience {
     }
 }
 
-/// The `default` database answers a real query against the migrations table.
+/// The `default` database answers a real query against the migrations
+/// table. Opening it brings the schema up to date first (on a fresh `spin
+/// up`, the first health probe migrates), so a schema that cannot be made
+/// current fails this check with the reason.
 async fn check_sqlite() -> Result<i64, String> {
-    let db = sqlite::Connection::open_default()
+    let db = Db::open().await.map_err(|e| e.message)?;
+    let row = db
+        .row(health::SCHEMA_VERSION_QUERY, [])
         .await
-        .map_err(|e| host_errors::sqlite(&e))?;
-    let rows = db
-        .execute(health::SCHEMA_VERSION_QUERY, [])
-        .await
-        .map_err(|e| host_errors::sqlite(&e))?
-        .collect()
-        .await
-        .map_err(|e| host_errors::sqlite(&e))?;
-    health::schema_version(rows.first().and_then(|row| row.values.first()))
+        .map_err(|e| e.message)?;
+    health::schema_version(row.as_ref().and_then(|row| row.0.first()))
 }
 
 /// The `default` store answers a read (health writes nothing).

@@ -18,6 +18,9 @@ use serde::{Deserialize, Serialize};
 pub mod codes {
     /// Something failed on our side (a bug, or a guest that trapped): 500.
     pub const INTERNAL_ERROR: &str = "INTERNAL_ERROR";
+    /// The database schema is behind this build and could not be brought
+    /// up to date (the message says why): 503.
+    pub const SCHEMA_NOT_READY: &str = "SCHEMA_NOT_READY";
     /// A dependency (database, key-value store) is not answering: 503.
     pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
     /// No such route or resource: 404.

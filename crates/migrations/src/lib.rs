@@ -65,15 +65,16 @@ pub trait MigrationDatabase {
     fn apply(&mut self, migration: &Migration) -> Result<bool>;
 }
 
-/// Applies pending migrations in order.
-///
-/// Refuses (error, nothing applied) when an applied version's checksum differs from its
-/// file, or when the database has an applied version with no file (a build older than
-/// the database). A failing migration stops the run; the ones before it stay applied.
-pub fn migrate(
-    db: &mut impl MigrationDatabase,
-    migrations: &[Migration],
-) -> Result<MigrationReport> {
+/// Checks what a database has applied against the migration files and
+/// returns the pending ones, in order. Refuses when two files share a number,
+/// when an applied version's checksum differs from its file, or when the
+/// database has an applied version with no file (a build older than the
+/// database). Pure: shared by [`migrate`] and by the app's own runner (which
+/// applies the same files through Spin's SQLite interface).
+pub fn plan<'m>(
+    applied: &[AppliedMigration],
+    migrations: &'m [Migration],
+) -> Result<Vec<&'m Migration>> {
     let mut files: BTreeMap<u32, &Migration> = BTreeMap::new();
     for migration in migrations {
         if let Some(other) = files.insert(migration.version, migration) {
@@ -85,11 +86,8 @@ pub fn migrate(
             );
         }
     }
-
-    let applied = db.applied().context("reading applied migrations")?;
-    // Check everything before applying anything.
     let mut done = BTreeSet::new();
-    for row in &applied {
+    for row in applied {
         let Some(file) = files.get(&row.version) else {
             bail!(
                 "the database has migration {} ({}) applied but there is no file for it; \
@@ -109,12 +107,28 @@ pub fn migrate(
         }
         done.insert(row.version);
     }
+    Ok(files
+        .into_values()
+        .filter(|m| !done.contains(&m.version))
+        .collect())
+}
+
+/// Applies pending migrations in order (see [`plan`] for what is refused
+/// before anything is applied). A failing migration stops the run; the ones
+/// before it stay applied.
+pub fn migrate(
+    db: &mut impl MigrationDatabase,
+    migrations: &[Migration],
+) -> Result<MigrationReport> {
+    let applied = db.applied().context("reading applied migrations")?;
+    // Check everything before applying anything.
+    let pending = plan(&applied, migrations)?;
 
     let mut report = MigrationReport {
         applied: Vec::new(),
         already_applied: applied.len(),
     };
-    for migration in files.values().filter(|m| !done.contains(&m.version)) {
+    for migration in pending {
         let applied_now = db
             .apply(migration)
             .with_context(|| format!("applying {}", migration.file_name))?;

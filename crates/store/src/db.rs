@@ -9,9 +9,12 @@ use spin_sdk::sqlite::{Connection, Value};
 pub struct Db(Connection);
 
 impl Db {
-    /// Opens the `default` database.
+    /// Opens the `default` database, bringing its schema up to date on the
+    /// first open of this instance ([`crate::schema`]).
     pub async fn open() -> Result<Db, ApiError> {
-        Ok(Db(Connection::open_default().await?))
+        let db = Db(Connection::open_default().await?);
+        crate::schema::ensure_current(&db).await?;
+        Ok(db)
     }
 
     /// Runs `sql` and collects its rows.

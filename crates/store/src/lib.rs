@@ -20,6 +20,7 @@ pub mod executions;
 pub mod prompts;
 pub mod rate_limit;
 pub mod rollups;
+pub mod schema;
 pub mod tokens;
 pub mod versions;
 

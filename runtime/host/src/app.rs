@@ -52,6 +52,9 @@ pub struct UpOptions {
     pub cache_dir: Option<PathBuf>,
     pub request_timeout: Duration,
     pub limits: Limits,
+    /// Apply migrations/ and mint the first admin token at start (`up`
+    /// without `--no-migrate`).
+    pub migrate: bool,
 }
 
 /// The app, loaded and checked, ready to serve.
@@ -93,10 +96,12 @@ impl App {
         runtime_config.check_manifest(&manifest)?;
 
         let databases = open_databases(&runtime_config)?;
-        migrate::apply_to_default(&manifest, &databases)?;
         let first_admin_token = match databases.get("default") {
-            Some(db) => bootstrap::ensure_admin_token(&variables, db, os::now_unix_millis())?,
-            None => None,
+            Some(db) if opts.migrate => {
+                migrate::apply_to_default(&manifest, &databases)?;
+                bootstrap::ensure_admin_token(&variables, db, os::now_unix_millis())?
+            }
+            _ => None,
         };
 
         let backends = Arc::new(Backends {

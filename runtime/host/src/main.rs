@@ -75,6 +75,11 @@ struct UpArgs {
     /// Run the build commands first.
     #[arg(long)]
     build: bool,
+    /// Leave the database as it is, as `spin up` does: no migrations and no
+    /// first admin token at start (the app brings its schema up to date
+    /// itself; the `bootstrap_token` variable is the way in).
+    #[arg(long)]
+    no_migrate: bool,
     /// Longest a request may take, in seconds, streamed body included.
     /// Above the gateway's longest provider budget (`timeoutMs` ≤ 120 s), so
     /// the gateway always answers a slow provider itself.
@@ -271,6 +276,7 @@ fn up(args: UpArgs) -> anyhow::Result<()> {
             cache_dir,
             request_timeout: Duration::from_secs(args.request_timeout_secs),
             limits,
+            migrate: !args.no_migrate,
         };
         let app = App::load(&opts)?;
         let listener = tokio::net::TcpListener::bind(listen)
