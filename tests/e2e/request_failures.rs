@@ -28,15 +28,19 @@ fn a_looping_guest_is_stopped_by_the_request_timeout() {
 }
 
 #[test]
-fn concurrent_requests_each_get_a_fresh_instance() {
+fn concurrent_requests_are_each_answered_with_their_own_path() {
     let rt = Runtime::probe(Options::new(probe_manifest()));
     let rt = &rt;
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..16)
-            .map(|i| s.spawn(move || rt.get(&format!("/probe/echo/n{i}"))))
+            .map(|i| s.spawn(move || (i, rt.get(&format!("/probe/echo/n{i}")))))
             .collect();
         for h in handles {
-            assert_eq!(h.join().unwrap().status, 200);
+            let (i, res) = h.join().unwrap();
+            assert_eq!(res.status, 200);
+            // Instances are shared (Spin 4's reuse): no answer is another's.
+            let uri = res.json()["uri"].as_str().unwrap().to_owned();
+            assert!(uri.ends_with(&format!("/probe/echo/n{i}")), "{uri}");
         }
     });
 }
