@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::api::{Client, id, version_body};
-use crate::harness::{Options, Runtime, app_manifest};
+use crate::harness::{Flavor, Options, Runtime, app_manifest};
 
 const GOOD_SYSTEM: &str = "You are a support agent.\nAnswer in JSON.";
 const BAD_SYSTEM: &str = "You are a support agent.\nAnswer in JSON, be creative.";
@@ -24,8 +24,18 @@ fn resolve(api: &Client, query: &str) -> Value {
 /// `../shared/seed/rolling-back-a-prompt.txt`, through the API.
 #[test]
 fn seed_walkthrough_rollback_is_an_audited_revert_and_loses_nothing() {
-    let rt = Runtime::app();
-    let api = Client::admin(&rt);
+    seed_walkthrough(&Runtime::app());
+}
+
+#[test]
+fn seed_walkthrough_under_spin() {
+    if let Some(spin) = Flavor::spin() {
+        seed_walkthrough(&spin.app());
+    }
+}
+
+fn seed_walkthrough(rt: &Runtime) {
+    let api = Client::admin(rt);
     let prompt = api.create_prompt("support-reply");
     let pid = id(&prompt);
     let good = api.save_version(&pid, &version_body(GOOD_SYSTEM, 0.2, &[], "baseline"));

@@ -8,7 +8,7 @@ use rusqlite::types::Value as SqlValue;
 use serde_json::{Value, json};
 
 use crate::api::{Client, id};
-use crate::harness::{Options, Reply, Runtime, app_manifest};
+use crate::harness::{Flavor, Options, Reply, Runtime, app_manifest};
 use crate::stub::{OPENAI_KEY, PROVIDER_KEYS, StubOptions, StubProvider, gateway_stream, reply_to};
 
 const MODELS: [(&str, &str, &str); 4] = [
@@ -87,8 +87,19 @@ fn log_of(rt: &Runtime, id: &str) -> BTreeMap<String, Value> {
 
 #[test]
 fn execute_and_stream_speak_each_providers_format() {
+    each_providers_format(Flavor::Prompthelm);
+}
+
+#[test]
+fn execute_and_stream_speak_each_providers_format_under_spin() {
+    if let Some(spin) = Flavor::spin() {
+        each_providers_format(spin);
+    }
+}
+
+fn each_providers_format(flavor: Flavor) {
     let stub = StubProvider::start();
-    let rt = Runtime::probe(stub.app_options());
+    let rt = flavor.start(stub.app_options());
     let admin = Client::admin(&rt);
     let (pid, vid) = promoted_prompt(&admin, "support", "gpt-4o-mini");
 
@@ -341,8 +352,19 @@ fn bad_input_is_a_4xx_naming_the_problem_and_is_logged() {
 
 #[test]
 fn provider_failures_become_their_own_codes_and_logged_failures() {
+    provider_failures(Flavor::Prompthelm);
+}
+
+#[test]
+fn provider_failures_under_spin() {
+    if let Some(spin) = Flavor::spin() {
+        provider_failures(spin);
+    }
+}
+
+fn provider_failures(flavor: Flavor) {
     let stub = StubProvider::start();
-    let rt = Runtime::probe(stub.app_options());
+    let rt = flavor.start(stub.app_options());
     let admin = Client::admin(&rt);
     promoted_prompt(&admin, "faulty", "gpt-4o-mini");
     let call = |question: &str, timeout_ms: u64| {

@@ -70,6 +70,9 @@ pub struct Runtime {
     pub state_dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
     stderr: Arc<Mutex<String>>,
+    /// Set for a `spin up` (see [`Runtime::spin`]): the admin token it was
+    /// given, and the process group it leads (Spin starts a child process).
+    spin_token: Option<String>,
 }
 
 /// What a failed start left behind.
@@ -186,6 +189,7 @@ impl Runtime {
                     state_dir,
                     _temp: temp,
                     stderr,
+                    spin_token: None,
                 });
             }
             if let Some(_status) = child.try_wait().unwrap() {
@@ -205,9 +209,15 @@ impl Runtime {
         }
     }
 
-    /// Everything the runtime wrote to stderr so far.
+    /// Everything the runtime wrote to stderr so far (under `spin up`:
+    /// its stdout and stderr, then the components' logs in
+    /// `<state>/logs/`).
     pub fn logs(&self) -> String {
-        self.stderr.lock().unwrap().clone()
+        let mut logs = self.stderr.lock().unwrap().clone();
+        if self.spin_token.is_some() {
+            logs.push_str(&spin_component_logs(&self.state_dir));
+        }
+        logs
     }
 
     /// Waits until the logs contain `needle` (log lines are written after the
@@ -227,6 +237,9 @@ impl Runtime {
     /// is read by another thread, in chunks, so the token may arrive after
     /// "Serving", and in pieces.)
     pub fn admin_token(&self) -> String {
+        if let Some(token) = &self.spin_token {
+            return token.clone();
+        }
         const NEEDLE: &str = "PROMPTHELM_API_KEY=";
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -269,8 +282,7 @@ impl Runtime {
     /// crash or an OOM kill would; usable while other threads share it.
     pub fn kill_now(&self) {
         let status = Command::new("kill")
-            .arg("-KILL")
-            .arg(self.child.id().to_string())
+            .args(["-KILL", "--", &self.signal_target()])
             .status()
             .expect("running kill");
         assert!(status.success());
@@ -278,23 +290,35 @@ impl Runtime {
 
     /// Stops the runtime the way a supervisor would (SIGTERM) and waits.
     pub fn stop(mut self) -> String {
-        terminate(&mut self.child);
+        let target = self.signal_target();
+        terminate(&mut self.child, &target);
         self.logs()
+    }
+
+    /// What `kill` signals: the process, or under `spin up` its whole
+    /// process group (`-<pgid>`: Spin's `trigger http` child too).
+    fn signal_target(&self) -> String {
+        match self.spin_token {
+            Some(_) => format!("-{}", self.child.id()),
+            None => self.child.id().to_string(),
+        }
     }
 }
 
 impl Drop for Runtime {
     fn drop(&mut self) {
+        if self.spin_token.is_some() {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &self.signal_target()])
+                .status();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-fn terminate(child: &mut Child) {
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
+fn terminate(child: &mut Child, target: &str) {
+    let _ = Command::new("kill").args(["-TERM", "--", target]).status();
     let deadline = Instant::now() + Duration::from_secs(10);
     while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
@@ -391,4 +415,255 @@ fn exchange(
         headers,
         body,
     })
+}
+
+// --- the real Spin CLI ------------------------------------------------------
+
+/// The oldest Spin whose behaviour (instance reuse, routing) the suite
+/// expects.
+const SPIN_MIN_VERSION: (u64, u64) = (4, 1);
+
+/// Which runtime serves the app: the project's own `prompthelm up`, or the
+/// real Spin CLI's `spin up` on the same manifest and `.wasm` files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    Prompthelm,
+    Spin,
+}
+
+impl Flavor {
+    /// `Flavor::Spin` when a Spin 4.1+ binary is found; else `None`, and
+    /// the suite says once (on stderr, past the test harness's capture)
+    /// that it skips the `spin up` runs.
+    pub fn spin() -> Option<Flavor> {
+        spin_binary().map(|_| Flavor::Spin)
+    }
+
+    /// Starts the app with `opts` under this runtime; panics if it fails.
+    pub fn start(self, opts: Options) -> Runtime {
+        match self {
+            Flavor::Prompthelm => Runtime::start(opts).unwrap_or_else(|f| panic!("{}", f.stderr)),
+            Flavor::Spin => Runtime::spin(opts),
+        }
+    }
+
+    /// The app with no options.
+    pub fn app(self) -> Runtime {
+        self.start(Options::new(app_manifest()))
+    }
+}
+
+/// The first Spin 4.1+ binary at `$SPIN_BIN`, on `PATH`, or at
+/// `../shared/bin/spin` beside the checkout; looked up once.
+pub fn spin_binary() -> Option<&'static Path> {
+    static FOUND: OnceLock<Option<PathBuf>> = OnceLock::new();
+    FOUND
+        .get_or_init(|| {
+            let on_path = std::env::var_os("PATH").and_then(|path| {
+                std::env::split_paths(&path)
+                    .map(|dir| dir.join("spin"))
+                    .find(|p| p.is_file())
+            });
+            let candidates = [
+                std::env::var_os("SPIN_BIN")
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from),
+                on_path,
+                Some(repo_root().join("../shared/bin/spin")),
+            ];
+            let found = candidates
+                .into_iter()
+                .flatten()
+                .find(|p| p.is_file() && spin_version_ok(p));
+            if found.is_none() {
+                use std::io::Write as _;
+                // Written to the stderr stream itself: libtest captures
+                // `eprintln!` of passing tests.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "e2e: no Spin binary (SPIN_BIN, PATH, ../shared/bin/spin): skipping the spin up runs"
+                );
+            }
+            found
+        })
+        .as_deref()
+}
+
+/// Whether `spin --version` (`spin 4.1.0-pre0 (…)`) is 4.1 or newer.
+fn spin_version_ok(binary: &Path) -> bool {
+    let Ok(out) = Command::new(binary).arg("--version").output() else {
+        return false;
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let Some(version) = stdout.trim().strip_prefix("spin ") else {
+        return false;
+    };
+    let mut numbers = version
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u64>().ok());
+    match (numbers.next().flatten(), numbers.next().flatten()) {
+        (Some(major), Some(minor)) => out.status.success() && (major, minor) >= SPIN_MIN_VERSION,
+        _ => false,
+    }
+}
+
+/// What Spin's components wrote (`<state>/logs/*`), each file after a
+/// header line naming it.
+fn spin_component_logs(state_dir: &Path) -> String {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(state_dir.join("logs"))
+        .into_iter()
+        .flatten()
+        .filter_map(|e| Some(e.ok()?.path()))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(f).unwrap_or_default();
+            format!("==> {} <==\n{text}", f.display())
+        })
+        .collect()
+}
+
+/// What `prompthelm up` prints on an empty state, made the way a Spin user
+/// would: an `admin` API token of the default organization, minted with the
+/// bootstrap token (which the audit log records as `system`, not as a
+/// token).
+fn mint_first_admin(rt: &Runtime, bootstrap: &str) -> String {
+    let res = rt.request(
+        "POST",
+        "/api/v1/tokens",
+        &[
+            ("Authorization", &format!("Bearer {bootstrap}")),
+            ("Content-Type", "application/json"),
+        ],
+        Some(r#"{"name": "first admin (minted with bootstrap_token)", "scopes": ["admin"]}"#),
+    );
+    assert_eq!(
+        res.status, 201,
+        "minting the first admin under spin up: {}",
+        res.body
+    );
+    res.json()["token"]
+        .as_str()
+        .expect("the minted token's secret")
+        .to_owned()
+}
+
+/// A fresh bootstrap token, `phk_` and 32 lowercase hex digits.
+fn random_token() -> String {
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .expect("reading /dev/urandom");
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("phk_{hex}")
+}
+
+impl Runtime {
+    /// `spin up --from <manifest> --listen 127.0.0.1:<port> --state-dir
+    /// <state>` with `opts.env` (its `SPIN_VARIABLE_*` are Spin's too), on
+    /// the components [`build_components`] built; ready once the gateway's
+    /// health answers 200 (which brings the schema up to date). The admin
+    /// token ([`Runtime::admin_token`]) is minted with
+    /// `SPIN_VARIABLE_BOOTSTRAP_TOKEN` (the one in `opts.env`, or a fresh
+    /// one), as `prompthelm up` mints one on an empty state. `opts.args` are `prompthelm up` flags and must be empty.
+    /// Panics without a Spin binary: check [`Flavor::spin`] first.
+    pub fn spin(opts: Options) -> Runtime {
+        use std::os::unix::process::CommandExt as _;
+
+        assert!(
+            opts.args.is_empty(),
+            "prompthelm up flags {:?} have no spin up equivalent here",
+            opts.args
+        );
+        let binary = spin_binary().expect("no Spin binary: check Flavor::spin() first");
+        build_components();
+        let token = opts
+            .env
+            .iter()
+            .find(|(k, _)| k == "SPIN_VARIABLE_BOOTSTRAP_TOKEN")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(random_token);
+        let mut last_failure = String::new();
+        // A free port can be taken by another test before Spin binds it:
+        // then Spin exits at once, and another port is tried.
+        for _ in 0..3 {
+            let (temp, state_dir) = match &opts.state_dir {
+                Some(dir) => (None, dir.clone()),
+                None => {
+                    let temp = tempfile::tempdir().unwrap();
+                    let dir = temp.path().join("state");
+                    (Some(temp), dir)
+                }
+            };
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("finding a free port")
+                .port();
+            let mut cmd = Command::new(binary);
+            cmd.arg("up")
+                .arg("--from")
+                .arg(&opts.manifest)
+                .arg("--listen")
+                .arg(format!("127.0.0.1:{port}"))
+                .arg("--state-dir")
+                .arg(&state_dir)
+                .envs(opts.env.iter().map(|(k, v)| (k, v)))
+                .env("SPIN_VARIABLE_BOOTSTRAP_TOKEN", &token)
+                .process_group(0)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            let mut child = cmd.spawn().expect("spawning spin up");
+            let output = Arc::new(Mutex::new(String::new()));
+            for pipe in [
+                Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+                Box::new(child.stderr.take().unwrap()),
+            ] {
+                let sink = output.clone();
+                std::thread::spawn(move || {
+                    let mut pipe = pipe;
+                    let mut buf = [0u8; 4096];
+                    while let Ok(n) = pipe.read(&mut buf) {
+                        if n == 0 {
+                            break;
+                        }
+                        sink.lock()
+                            .unwrap()
+                            .push_str(&String::from_utf8_lossy(&buf[..n]));
+                    }
+                });
+            }
+            let rt = Runtime {
+                child,
+                base_url: format!("http://127.0.0.1:{port}"),
+                state_dir,
+                _temp: temp,
+                stderr: output,
+                spin_token: Some(token.clone()),
+            };
+            let health = rt.url("/api/v1/gateway/health");
+            let deadline = Instant::now() + START_TIMEOUT;
+            let mut rt = rt;
+            loop {
+                if try_send("GET", &health, &[], None).is_ok_and(|r| r.status == 200) {
+                    rt.spin_token = Some(mint_first_admin(&rt, &token));
+                    return rt;
+                }
+                if rt.child.try_wait().unwrap().is_some() {
+                    std::thread::sleep(Duration::from_millis(100));
+                    last_failure = rt.logs();
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "spin up did not become healthy within {START_TIMEOUT:?}:\n{}",
+                    rt.logs()
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        panic!("spin up failed to start:\n{last_failure}");
+    }
 }

@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use serde_json::{Value, json};
 
 use crate::api::{Client, id};
-use crate::harness::{Runtime, repo_root};
+use crate::harness::{Flavor, repo_root};
 use crate::stub::{
     ANTHROPIC_KEY, DEEPSEEK_KEY, GOOGLE_KEY, OPENAI_KEY, StubOptions as _, StubProvider,
     gateway_stream, reply_to,
@@ -81,16 +81,24 @@ fn seed(admin: &Client) -> String {
     admin.mint("sdk contract", &["gateway:execute"]).1
 }
 
-fn start(opts: crate::harness::Options) -> Runtime {
-    Runtime::start(opts).unwrap_or_else(|f| panic!("prompthelm up failed:\n{}", f.stderr))
+#[test]
+fn the_python_sdk_speaks_the_gateway_contract() {
+    sdk_contract(Flavor::Prompthelm);
 }
 
 #[test]
-fn the_python_sdk_speaks_the_gateway_contract() {
+fn the_python_sdk_speaks_the_gateway_contract_under_spin() {
+    if let Some(spin) = Flavor::spin() {
+        sdk_contract(spin);
+    }
+}
+
+/// The contract against the app served by `flavor`.
+fn sdk_contract(flavor: Flavor) {
     let python = sdk_python();
     let stub = StubProvider::start();
-    let rt = start(stub.app_options());
-    let limited = start(stub.app_options().rate_limit_per_minute(1));
+    let rt = flavor.start(stub.app_options());
+    let limited = flavor.start(stub.app_options().rate_limit_per_minute(1));
 
     let admin = Client::admin(&rt);
     let key = seed(&admin);
@@ -489,7 +497,7 @@ fn last_user_text(recorded: &Value) -> Option<String> {
 #[test]
 fn stream_frames_are_the_json_events_the_sdk_parses() {
     let stub = StubProvider::start();
-    let rt = start(stub.app_options());
+    let rt = Flavor::Prompthelm.start(stub.app_options());
     let admin = Client::admin(&rt);
     let client = admin.with_token(&seed(&admin));
 
