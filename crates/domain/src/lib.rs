@@ -16,6 +16,7 @@ pub mod gateway;
 pub mod ids;
 pub mod latency;
 pub mod log_filter;
+pub mod openai;
 pub mod pagination;
 pub mod rate_limit;
 pub mod request_id;
