@@ -28,4 +28,5 @@ mod runtime_limits;
 mod schema;
 mod schemathesis;
 mod sdk_contract;
+mod spin_parity;
 mod startup;

@@ -1,6 +1,8 @@
 //! The `console` component: the web UI, served from assets embedded in the
 //! component (`GET /` and `GET /assets/...`), and the API's OpenAPI
-//! document (`GET /api/v1/openapi.json`, [`openapi`]). The UI talks to the public API
+//! document (`GET /api/v1/openapi.json`, [`openapi`]); and, through the
+//! catch-all route `/...`, the API's 404 envelope for every path no other
+//! route serves (Spin would answer an empty 404 itself). The UI talks to the public API
 //! (`/api/v1/...`) from the browser with the user's bearer token, so this
 //! component needs no grant at all: no database, no store, no variables, no
 //! outbound host.
@@ -9,6 +11,7 @@ mod assets;
 mod openapi;
 
 use http::{HeaderValue, header};
+use prompthelm_component_kit::request::matched_route;
 use prompthelm_component_kit::{
     JsonResponse, Method, REQUEST_ID_HEADER, RequestContext, StatusCode, set_content_length,
 };
@@ -20,9 +23,16 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; connect-src 'self'; \
      img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; \
      base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
+/// spin.toml's lowest-precedence route: whatever reaches the component
+/// through it matched no other route, whatever its method.
+const CATCH_ALL_ROUTE: &str = "/...";
+
 #[spin_sdk::http_service]
 async fn handler(req: Request) -> JsonResponse {
     let ctx = RequestContext::from_request(&req);
+    if matched_route(&req) == Some(CATCH_ALL_ROUTE) {
+        return ctx.not_found(req.method(), req.uri().path());
+    }
     let if_none_match = req
         .headers()
         .get(header::IF_NONE_MATCH)

@@ -6,7 +6,10 @@
 //!
 //! The tests below keep it from drifting: every route in `spin.toml` is a
 //! path of the document and every path of the document is served by a
-//! route.
+//! route. The one exception is the catch-all `/...` (the 404 envelope for
+//! every path nothing else serves): it is no API path, so docs/API.md
+//! describes it, and the drift checks leave it out (it would otherwise
+//! "serve" every documented path and make the second check vacuous).
 
 use crate::assets::Asset;
 
@@ -30,9 +33,20 @@ mod tests {
     use prompthelm_component_kit::serde_json::{self, Value};
     use std::collections::BTreeSet;
 
+    /// spin.toml's catch-all route (see the module's documentation).
+    const CATCH_ALL: &str = "/...";
+
+    /// The `route`s of spin.toml's `[[trigger.http]]` tables but the
+    /// catch-all.
+    fn manifest_routes() -> Vec<String> {
+        let mut routes = all_manifest_routes();
+        routes.retain(|r| r != CATCH_ALL);
+        routes
+    }
+
     /// The `route`s of spin.toml's `[[trigger.http]]` tables, read line by
     /// line (the manifest keeps one `route = "..."` per trigger).
-    fn manifest_routes() -> Vec<String> {
+    fn all_manifest_routes() -> Vec<String> {
         let manifest = include_str!("../../../spin.toml");
         let mut routes = Vec::new();
         let mut in_trigger = false;
@@ -141,6 +155,19 @@ mod tests {
                 "docs/openapi.json documents {path}, which no spin.toml route serves"
             );
         }
+    }
+
+    #[test]
+    fn the_catch_all_is_the_one_undocumented_route_and_api_md_describes_it() {
+        let all = all_manifest_routes();
+        assert_eq!(all.iter().filter(|r| *r == CATCH_ALL).count(), 1);
+        assert_eq!(all.len(), manifest_routes().len() + 1);
+        assert!(!document_paths().contains(CATCH_ALL));
+        let api_md = include_str!("../../../docs/API.md");
+        assert!(
+            api_md.contains("`/...`"),
+            "docs/API.md does not describe the catch-all route `/...`"
+        );
     }
 
     #[test]

@@ -12,8 +12,16 @@ use crate::ApiError;
 /// 100,000 characters, so real bodies stay far below it).
 pub const MAX_BODY_BYTES: usize = 1 << 20;
 
+/// How much of a too-large body is still read (and thrown away) before the
+/// 413 is answered. Under `spin up`, a response sent while the client is
+/// still sending its body was sometimes cut off (the final chunk never
+/// sent); a client that finished sending always gets the whole 413. Past
+/// this bound the 413 is sent anyway.
+pub const MAX_DRAINED_BYTES: usize = 16 << 20;
+
 /// Reads the body (at most [`MAX_BODY_BYTES`], else 413
-/// `PAYLOAD_TOO_LARGE`, without reading the rest) and parses it as `T`. An
+/// `PAYLOAD_TOO_LARGE`, after draining the rest up to
+/// [`MAX_DRAINED_BYTES`]) and parses it as `T`. An
 /// empty body, malformed JSON, a wrong type or an unknown field (for types
 /// that deny them) is a 400 naming the problem and where it is.
 pub async fn read_json<T: DeserializeOwned>(req: spin_sdk::http::Request) -> Result<T, ApiError> {
@@ -42,6 +50,14 @@ async fn read_body(req: spin_sdk::http::Request) -> Result<Vec<u8>, ApiError> {
         if let Ok(data) = frame.into_data() {
             bytes.extend_from_slice(&data);
             if bytes.len() > MAX_BODY_BYTES {
+                // Drain the rest (see MAX_DRAINED_BYTES) before answering.
+                let mut read = bytes.len();
+                while read <= MAX_DRAINED_BYTES {
+                    match body.frame().await {
+                        Some(Ok(frame)) => read += frame.into_data().map_or(0, |d| d.len()),
+                        _ => break,
+                    }
+                }
                 return Err(ApiError::new(
                     http::StatusCode::PAYLOAD_TOO_LARGE,
                     crate::codes::PAYLOAD_TOO_LARGE,
