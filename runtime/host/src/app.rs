@@ -16,6 +16,7 @@ use prompthelm_manifest::variables::{Variables, component_variables};
 use prompthelm_manifest::{AppManifest, load_manifest};
 
 use crate::factors::key_value::{KeyValueBackend, SqliteKeyValue};
+use crate::factors::key_value_redis::RedisKeyValue;
 use crate::factors::sqlite::{FileDatabase, SqliteBackend};
 use crate::instance::{Backends, Capabilities, ComponentServer, InstanceMemory};
 use crate::limits::{Limits, MemoryBudget, instances_per_component};
@@ -221,10 +222,16 @@ fn open_stores(
         .key_value_stores
         .iter()
         .map(|(label, store)| {
-            let KeyValueStoreConfig::Spin { path } = store;
-            let store = SqliteKeyValue::open(label, path)
-                .with_context(|| format!("key-value store `{label}`"))?;
-            Ok((label.clone(), Arc::new(store) as Arc<dyn KeyValueBackend>))
+            let store: anyhow::Result<Arc<dyn KeyValueBackend>> = match store {
+                KeyValueStoreConfig::Spin { path } => {
+                    SqliteKeyValue::open(label, path).map(|s| Arc::new(s) as _)
+                }
+                KeyValueStoreConfig::Redis { url } => {
+                    RedisKeyValue::open(label, url).map(|s| Arc::new(s) as _)
+                }
+            };
+            let store = store.with_context(|| format!("key-value store `{label}`"))?;
+            Ok((label.clone(), store))
         })
         .collect()
 }

@@ -10,6 +10,10 @@
 //! [key_value_store.<label>]
 //! type = "spin"
 //! path = "data/kv.db"
+//!
+//! [key_value_store.<label>]
+//! type = "redis"
+//! url = "redis://127.0.0.1:6379"
 //! ```
 //!
 //! Both maps always contain `default`: the SQLite database
@@ -23,7 +27,11 @@
 //! against the **directory of the runtime config file**. Spin uses an
 //! in-memory store when `path` is omitted; here `path` is required.
 //!
-//! Every other type (`libsql`, `redis`, `azure_cosmos`, ...) or key
+//! A `redis` URL is `redis://` or `rediss://` (TLS) with a host, optional
+//! `user:password@`, port and `/<db>` number, or `redis+unix:///path` /
+//! `unix:///path`; it is checked here, the connection is made at start.
+//!
+//! Every other type (`libsql`, `azure_cosmos`, ...) or key
 //! (`variables_provider`, `llm_compute`, `state_dir`, ...) is an error saying
 //! the local runtime does not support it yet.
 
@@ -69,6 +77,12 @@ pub enum KeyValueStoreConfig {
     Spin {
         /// The database file, absolute.
         path: PathBuf,
+    },
+    /// `type = "redis"`: a Redis (or Valkey) server, shared by every process
+    /// configured with the same URL.
+    Redis {
+        /// The server URL as written (`redis://host:port[/db]`).
+        url: String,
     },
 }
 
@@ -118,7 +132,7 @@ impl RuntimeConfig {
                 "sqlite_database" => {
                     for (label, t) in labelled_tables(value, key)? {
                         let p = dotted(key, label);
-                        let path = spin_path(t, &p, "SQLite database")?;
+                        let path = spin_path(t, &p, "SQLite database", "\"spin\"")?;
                         config.sqlite_databases.insert(
                             label.clone(),
                             SqliteDatabaseConfig::Spin {
@@ -130,18 +144,24 @@ impl RuntimeConfig {
                 "key_value_store" => {
                     for (label, t) in labelled_tables(value, key)? {
                         let p = dotted(key, label);
-                        let path = spin_path(t, &p, "key-value store")?;
-                        config.key_value_stores.insert(
-                            label.clone(),
+                        let store = if get_str(t, &p, "type")?.as_deref() == Some("redis") {
+                            KeyValueStoreConfig::Redis {
+                                url: redis_url(t, &p)?,
+                            }
+                        } else {
+                            let path =
+                                spin_path(t, &p, "key-value store", "\"spin\" or \"redis\"")?;
                             KeyValueStoreConfig::Spin {
                                 path: file_dir.join(path),
-                            },
-                        );
+                            }
+                        };
+                        config.key_value_stores.insert(label.clone(), store);
                     }
                 }
                 other => bail!(
                     "`{}` is not supported by the local runtime yet (supported: \
-                     [sqlite_database.<label>] and [key_value_store.<label>] with type = \"spin\")",
+                     [sqlite_database.<label>] with type = \"spin\" and \
+                     [key_value_store.<label>] with type = \"spin\" or \"redis\")",
                     dotted("", other)
                 ),
             }
@@ -191,13 +211,86 @@ fn labelled_tables<'a>(value: &'a Value, key: &str) -> Result<Vec<(&'a String, &
         .collect()
 }
 
+/// The `url` of a `type = "redis"` key-value table, checked.
+fn redis_url(t: &Table, p: &str) -> Result<String> {
+    if let Some(key) = t.keys().find(|k| *k != "type" && *k != "url") {
+        bail!(
+            "unsupported key `{}`: a \"redis\" key-value store takes only `type` and `url` \
+             (e.g. url = \"redis://127.0.0.1:6379\")",
+            dotted(p, key)
+        );
+    }
+    let url = match get_str(t, p, "url")? {
+        None => bail!("`{p}` needs a `url` (e.g. url = \"redis://127.0.0.1:6379\")"),
+        Some(url) => url,
+    };
+    check_redis_url(&url).map_err(|e| {
+        anyhow!(
+            "`{}` = {url:?} is not a Redis URL: {e} (expected \
+             redis://[user:password@]host[:port][/db], rediss://... for TLS, or \
+             redis+unix:///path/to/socket)",
+            dotted(p, "url")
+        )
+    })?;
+    Ok(url)
+}
+
+/// The shape checks the `redis` crate's URL parser makes, done here so a bad
+/// URL is a config error naming the key rather than a failure at start.
+fn check_redis_url(url: &str) -> std::result::Result<(), String> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err("no scheme".into());
+    };
+    match scheme {
+        "redis" | "rediss" | "valkey" | "valkeys" => {}
+        "redis+unix" | "unix" | "valkey+unix" => {
+            return if rest.starts_with('/') {
+                Ok(())
+            } else {
+                Err("a unix socket URL needs an absolute path".into())
+            };
+        }
+        other => return Err(format!("unknown scheme {other:?}")),
+    }
+    let (authority, path) = match rest.find(['/', '?', '#']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = if let Some(v6) = host_port.strip_prefix('[') {
+        let Some((host, after)) = v6.split_once(']') else {
+            return Err("unclosed IPv6 address".into());
+        };
+        (host, after.strip_prefix(':'))
+    } else {
+        match host_port.rsplit_once(':') {
+            Some((h, port)) => (h, Some(port)),
+            None => (host_port, None),
+        }
+    };
+    if host.is_empty() {
+        return Err("no host".into());
+    }
+    if let Some(port) = port
+        && port.parse::<u16>().is_err()
+    {
+        return Err(format!("bad port {port:?}"));
+    }
+    let db = path.split(['?', '#']).next().unwrap_or("");
+    let db = db.trim_start_matches('/');
+    if !db.is_empty() && db.parse::<i64>().is_err() {
+        return Err(format!("bad database number {db:?}"));
+    }
+    Ok(())
+}
+
 /// The `path` of a `type = "spin"` table, as written.
-fn spin_path(t: &Table, p: &str, what: &str) -> Result<PathBuf> {
+fn spin_path(t: &Table, p: &str, what: &str, supported: &str) -> Result<PathBuf> {
     match get_str(t, p, "type")? {
-        None => bail!("`{p}` is missing `type` (the local runtime supports `type = \"spin\"`)"),
+        None => bail!("`{p}` is missing `type` (the local runtime supports `type = {supported}`)"),
         Some(ty) if ty == "spin" => {}
         Some(ty) => bail!(
-            "`{p}`: {what} type {ty:?} is not supported by the local runtime yet (only \"spin\")"
+            "`{p}`: {what} type {ty:?} is not supported by the local runtime yet (only {supported})"
         ),
     }
     if let Some(key) = t.keys().find(|k| *k != "type" && *k != "path") {
@@ -240,8 +333,10 @@ mod tests {
     }
 
     fn kv(c: &RuntimeConfig, label: &str) -> PathBuf {
-        let KeyValueStoreConfig::Spin { path } = &c.key_value_stores[label];
-        path.clone()
+        match &c.key_value_stores[label] {
+            KeyValueStoreConfig::Spin { path } => path.clone(),
+            other => panic!("{label} is not a spin store: {other:?}"),
+        }
     }
 
     #[test]
@@ -310,6 +405,41 @@ path = "/var/kv.db"
     }
 
     #[test]
+    fn redis_stores_parse() {
+        let c = parse(
+            "[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:6379\"\n\
+             [key_value_store.b]\ntype = \"redis\"\nurl = \"rediss://u:p@cache.example:6380/2\"\n\
+             [key_value_store.c]\ntype = \"redis\"\nurl = \"redis://[::1]\"\n\
+             [key_value_store.d]\ntype = \"redis\"\nurl = \"redis+unix:///run/redis.sock\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.key_value_stores["default"],
+            KeyValueStoreConfig::Redis {
+                url: "redis://127.0.0.1:6379".into()
+            }
+        );
+        assert_eq!(
+            c.key_value_stores["b"],
+            KeyValueStoreConfig::Redis {
+                url: "rediss://u:p@cache.example:6380/2".into()
+            }
+        );
+        assert!(matches!(
+            c.key_value_stores["c"],
+            KeyValueStoreConfig::Redis { .. }
+        ));
+        assert!(matches!(
+            c.key_value_stores["d"],
+            KeyValueStoreConfig::Redis { .. }
+        ));
+        assert_eq!(
+            sqlite(&c, "default"),
+            Path::new("/state/.spin/sqlite_db.db")
+        );
+    }
+
+    #[test]
     fn default_can_be_overridden() {
         let c = parse(
             "[sqlite_database.default]\ntype = \"spin\"\npath = \"my.db\"\n\
@@ -333,8 +463,46 @@ path = "/var/kv.db"
                 ][..],
             ),
             (
-                "[key_value_store.x]\ntype = \"redis\"\nurl = \"redis://x\"\n",
-                &["`key_value_store.x`", "\"redis\"", "not supported"][..],
+                "[key_value_store.x]\ntype = \"redis\"\n",
+                &[
+                    "`key_value_store.x` needs a `url`",
+                    "redis://127.0.0.1:6379",
+                ][..],
+            ),
+            (
+                "[key_value_store.x]\ntype = \"redis\"\nurl = \"redis://x\"\npath = \"a\"\n",
+                &[
+                    "unsupported key `key_value_store.x.path`",
+                    "only `type` and `url`",
+                ][..],
+            ),
+            (
+                "[key_value_store.x]\ntype = \"redis\"\nurl = \"http://x\"\n",
+                &[
+                    "`key_value_store.x.url`",
+                    "not a Redis URL",
+                    "unknown scheme \"http\"",
+                ][..],
+            ),
+            (
+                "[key_value_store.x]\ntype = \"redis\"\nurl = \"127.0.0.1:6379\"\n",
+                &["not a Redis URL", "no scheme"][..],
+            ),
+            (
+                "[key_value_store.x]\ntype = \"redis\"\nurl = \"redis://h:99999\"\n",
+                &["bad port \"99999\""][..],
+            ),
+            (
+                "[key_value_store.x]\ntype = \"redis\"\nurl = \"redis://:6379\"\n",
+                &["no host"][..],
+            ),
+            (
+                "[key_value_store.x]\ntype = \"redis\"\nurl = \"redis://h/abc\"\n",
+                &["bad database number \"abc\""][..],
+            ),
+            (
+                "[key_value_store.x]\ntype = \"redis\"\nurl = 6379\n",
+                &["`key_value_store.x.url` must be a string"][..],
             ),
             (
                 "[key_value_store.x]\ntype = \"azure_cosmos\"\n",

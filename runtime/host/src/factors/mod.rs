@@ -4,6 +4,7 @@
 //! can plug in later without touching the WIT glue.
 
 pub mod key_value;
+pub mod key_value_redis;
 pub mod outbound_http;
 pub mod sqlite;
 pub mod variables;
