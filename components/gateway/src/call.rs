@@ -1,8 +1,10 @@
-//! The front half of `POST /api/v1/gateway/execute` and `/stream`, shared
-//! by both: authenticate, count the call against the token's rate limit,
-//! read and validate the body, resolve the prompt, render it, pick the
-//! provider and build its request. Then [`crate::execute`] or
-//! [`crate::stream`] talks to the provider.
+//! The front half of `POST /api/v1/gateway/execute` and `/stream`, and of
+//! the OpenAI-compatible `POST /api/v1/openai/v1/chat/completions`, shared
+//! by all three: authenticate, count the call against the token's rate
+//! limit, read and validate the body, resolve the prompt, render it, pick
+//! the provider and build its request. Then [`crate::execute`] or
+//! [`crate::stream`] talks to the provider and answers in the call's
+//! [`Dialect`].
 //!
 //! Every call that passed authentication ends with its execution-log row
 //! stored ([`Call::store`]) before the response completes; if the row cannot
@@ -21,6 +23,7 @@ use prompthelm_domain::gateway::{
     self, GatewayRequest, MAX_RENDERED_BYTES, PromptName, RenderError, Target,
 };
 use prompthelm_domain::ids::new_id;
+use prompthelm_domain::openai::{self, ChatCompletionRequest};
 use prompthelm_domain::rate_limit::{Decision, WINDOW_MS};
 use prompthelm_domain::template::ResolveError;
 use prompthelm_providers::request::build;
@@ -44,14 +47,36 @@ pub enum Mode {
     Stream,
 }
 
+/// Which wire format a call speaks: the PromptHelm SDKs' (envelopes, `chunk`
+/// and `done` frames) or OpenAI's (`chat.completion`, `chat.completion.chunk`,
+/// `{"error": {...}}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Native,
+    OpenAi {
+        /// `stream_options.include_usage`: a usage chunk before `[DONE]`.
+        include_usage: bool,
+    },
+}
+
 /// A call that passed authentication: its context, its database connection
 /// and the log row it fills as it goes.
 pub struct Call {
     pub ctx: RequestContext,
     pub db: Db,
     pub log: ExecutionLog,
+    pub dialect: Dialect,
     started: Instant,
     rate: Option<Decision>,
+}
+
+/// What the body asked, in the gateway's terms.
+struct Asked {
+    body: GatewayRequest,
+    mode: Mode,
+    /// Text for the one required variable the caller left out (OpenAI's
+    /// last user message), see [`openai::fill_variable`].
+    fill: Option<String>,
 }
 
 /// What the provider will be asked, ready to send.
@@ -61,6 +86,8 @@ pub struct Prepared {
     /// The provider's HTTP request; `None` for the local `echo` model.
     pub request: Option<http::Request<Vec<u8>>>,
     pub deadline: Deadline,
+    /// One answer or a stream.
+    pub mode: Mode,
     /// Values scrubbed from everything stored or returned: the provider key
     /// and the caller's own token.
     pub secrets: Vec<String>,
@@ -79,29 +106,87 @@ impl Prepared {
 
 /// Serves execute or stream.
 pub async fn handle(req: Request, ctx: RequestContext, mode: Mode) -> Response<BoxBody> {
+    serve(req, ctx, Dialect::Native, mode).await
+}
+
+/// Serves OpenAI's chat completions; the body's `stream` picks the mode.
+pub async fn handle_openai(req: Request, ctx: RequestContext) -> Response<BoxBody> {
+    let dialect = Dialect::OpenAi {
+        include_usage: false,
+    };
+    serve(req, ctx, dialect, Mode::Execute).await
+}
+
+async fn serve(
+    req: Request,
+    ctx: RequestContext,
+    dialect: Dialect,
+    mode: Mode,
+) -> Response<BoxBody> {
     let started = Instant::now();
     let db = match Db::open().await {
         Ok(db) => db,
-        Err(e) => return boxed(ctx.api_error(&e)),
+        Err(e) => return boxed(error_response(&ctx, dialect, &e)),
     };
     let principal = match authenticate(&db, req.headers(), Scope::GatewayExecute).await {
         Ok(principal) => principal,
-        Err(e) => return boxed(ctx.api_error(&e)),
+        Err(e) => return boxed(error_response(&ctx, dialect, &e)),
     };
     let log = new_log(&ctx, &principal, &req, mode);
     let mut call = Call {
         ctx,
         db,
         log,
+        dialect,
         started,
         rate: None,
     };
     match prepare(&mut call, req, &principal, mode).await {
         Err(e) => call.fail(e).await,
-        Ok(prepared) => match mode {
+        Ok(prepared) => match prepared.mode {
             Mode::Execute => crate::execute::run(call, prepared).await,
             Mode::Stream => crate::stream::run(call, prepared).await,
         },
+    }
+}
+
+/// An error in the dialect's shape, with `X-Request-Id` either way.
+pub fn error_response(
+    ctx: &RequestContext,
+    dialect: Dialect,
+    error: &ApiError,
+) -> http::Response<String> {
+    match dialect {
+        Dialect::Native => ctx.api_error(error),
+        Dialect::OpenAi { .. } => crate::openai::error_response(ctx, error),
+    }
+}
+
+/// Reads the body in the call's dialect.
+async fn read_body(call: &mut Call, req: Request, mode: Mode) -> Result<Asked, ApiError> {
+    match call.dialect {
+        Dialect::Native => Ok(Asked {
+            body: request::read_json(req).await?,
+            mode,
+            fill: None,
+        }),
+        Dialect::OpenAi { .. } => {
+            let chat: ChatCompletionRequest = request::read_json(req).await?;
+            let mapped = openai::to_gateway(chat).map_err(ApiError::invalid_fields)?;
+            call.dialect = Dialect::OpenAi {
+                include_usage: mapped.include_usage,
+            };
+            call.log.stream = mapped.stream;
+            Ok(Asked {
+                body: mapped.body,
+                mode: if mapped.stream {
+                    Mode::Stream
+                } else {
+                    Mode::Execute
+                },
+                fill: mapped.last_user,
+            })
+        }
     }
 }
 
@@ -167,7 +252,11 @@ async fn prepare(
         .and_then(|v| v.to_str().ok())
         .and_then(parse_bearer)
         .map(str::to_owned);
-    let body: GatewayRequest = request::read_json(req).await?;
+    let Asked {
+        mut body,
+        mode,
+        fill,
+    } = read_body(call, req, mode).await?;
     let plan = gateway::validate(&body, settings::default_timeout_ms().await?)
         .map_err(ApiError::invalid_fields)?;
 
@@ -191,6 +280,11 @@ async fn prepare(
             let version = resolve::runnable(&resolved, *environment)?;
             call.log.version_id = Some(version.id);
             call.log.version = Some(version.version);
+            openai::fill_variable(
+                &mut body.variables,
+                &version.content.variables,
+                fill.as_deref(),
+            );
             Some(version.content)
         }
     };
@@ -240,6 +334,7 @@ async fn prepare(
         chat,
         request,
         deadline: Deadline::after_ms(plan.timeout_ms),
+        mode,
         secrets,
     })
 }
@@ -283,6 +378,16 @@ fn variables_error(e: ResolveError) -> ApiError {
 }
 
 impl Call {
+    /// An error response in the call's dialect (not logged).
+    pub fn error_response(&self, error: &ApiError) -> Response<BoxBody> {
+        self.finish_response(boxed(error_response(&self.ctx, self.dialect, error)))
+    }
+
+    /// When the request arrived, in Unix seconds (OpenAI's `created`).
+    pub fn created(&self) -> i64 {
+        self.ctx.received_at_unix_millis().div_euclid(1000)
+    }
+
     /// Milliseconds since the request arrived.
     pub fn elapsed_ms(&self) -> i64 {
         millis_since(self.started)
@@ -323,7 +428,7 @@ impl Call {
             Ok(()) => error,
             Err(store_error) => store_error,
         };
-        let response = self.ctx.api_error(&answer);
+        let response = error_response(&self.ctx, self.dialect, &answer);
         self.finish_response(boxed(response))
     }
 

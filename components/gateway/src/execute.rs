@@ -1,17 +1,19 @@
 //! `POST /api/v1/gateway/execute`: one provider call, answered as one JSON
 //! body `{id, output, model, inputTokens, outputTokens, totalTokens,
-//! latencyMs, cost, timestamp, …}` (DESIGN.md §2).
+//! latencyMs, cost, timestamp, …}` (DESIGN.md §2), or for the OpenAI
+//! dialect one `chat.completion`.
 
 use std::time::Instant;
 
 use prompthelm_component_kit::StatusCode;
+use prompthelm_domain::openai;
 use prompthelm_providers::response::{echo, parse};
 use prompthelm_providers::{Completion, transcript};
 use prompthelm_store::executions::Status;
 use serde_json::json;
 use spin_sdk::http::{BoxBody, Response};
 
-use crate::call::{Call, Prepared, boxed, millis_since};
+use crate::call::{Call, Dialect, Prepared, boxed, millis_since};
 use crate::upstream::{self, UpstreamError};
 
 pub async fn run(mut call: Call, prepared: Prepared) -> Response<BoxBody> {
@@ -31,12 +33,33 @@ pub async fn run(mut call: Call, prepared: Prepared) -> Response<BoxBody> {
         completion.cached_input_tokens,
     );
     if let Err(e) = call.store(Status::Success, StatusCode::OK, None).await {
-        return call.finish_response(boxed(call.ctx.api_error(&e)));
+        return call.error_response(&e);
     }
     let log = &call.log;
     // A provider (or a template) may echo what it was sent; the provider key
     // must not reach the caller that way either.
     let output = transcript::scrub(&completion.output, &prepared.secret_refs());
+    if let Dialect::OpenAi { .. } = call.dialect {
+        let mut body = openai::completion(
+            &log.id,
+            call.created(),
+            &prepared.chat.model,
+            &output,
+            openai::finish_reason(completion.finish_reason.as_deref()),
+            openai::usage(completion.input_tokens, completion.output_tokens),
+        );
+        body["prompthelm"] = json!({
+            "executionId": log.id,
+            "provider": prepared.provider.name(),
+            "cost": cost.usd,
+            "latencyMs": log.latency_ms,
+            "promptId": log.prompt_id,
+            "versionId": log.version_id,
+            "version": log.version,
+            "environment": log.environment,
+        });
+        return call.finish_response(boxed(call.ctx.json(StatusCode::OK, &body)));
+    }
     let body = json!({
         "id": log.id,
         "output": output,

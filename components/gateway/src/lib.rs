@@ -6,6 +6,9 @@
 //! - `GET resolve` ([`resolve`]): what a prompt resolves to, through the
 //!   same key-value cache.
 //! - `GET health` ([`health`]): the database and the key-value store answer.
+//! - `/api/v1/openai/v1/chat/completions` and `/models` ([`openai`]): the
+//!   same calls for any OpenAI client (`model: "prompt:<slug>"`), through the
+//!   same [`call`] front half, logged and counted alike.
 //!
 //! The decisions (validation, rendering, routes, provider formats) are plain
 //! functions in the domain and providers crates and in [`routes`] and
@@ -15,6 +18,7 @@
 mod call;
 mod execute;
 pub mod health;
+mod openai;
 mod resolve;
 pub mod routes;
 mod settings;
@@ -52,6 +56,21 @@ async fn handler(req: spin_sdk::http::Request) -> Response<BoxBody> {
         Route::Execute | Route::Stream => {
             boxed(ctx.method_not_allowed(&method, &path, routes::POST_ONLY))
         }
+        Route::OpenAiChat if method == Method::POST => call::handle_openai(req, ctx).await,
+        Route::OpenAiModels if method == Method::GET => boxed(openai::models(&req, &ctx).await),
+        Route::OpenAiChat => boxed(openai::method_not_allowed(
+            &ctx,
+            &method,
+            &path,
+            routes::POST_ONLY,
+        )),
+        Route::OpenAiModels => boxed(openai::method_not_allowed(
+            &ctx,
+            &method,
+            &path,
+            routes::GET_ONLY,
+        )),
+        Route::OpenAiNotFound => boxed(openai::not_found(&ctx, &method, &path)),
         Route::NotFound => boxed(ctx.not_found(&method, &path)),
     }
 }

@@ -1,6 +1,7 @@
 //! Routing inside the component. The manifest mounts it on
-//! `/api/v1/gateway/...`; the full request path is matched here, because
-//! these paths are the public wire contract the client SDKs call.
+//! `/api/v1/gateway/...` and `/api/v1/openai/...`; the full request path is
+//! matched here, because these paths are the public wire contract the
+//! client SDKs (PromptHelm's and OpenAI's) call.
 
 use prompthelm_component_kit::Method;
 
@@ -13,6 +14,14 @@ pub const RESOLVE_PATH: &str = "/api/v1/gateway/resolve";
 pub const EXECUTE_PATH: &str = "/api/v1/gateway/execute";
 /// Run a prompt, Server-Sent Events (the SDKs' `stream`).
 pub const STREAM_PATH: &str = "/api/v1/gateway/stream";
+
+/// OpenAI-compatible chat completions (`base_url` = [`OPENAI_PREFIX`]
+/// `v1`).
+pub const OPENAI_CHAT_PATH: &str = "/api/v1/openai/v1/chat/completions";
+/// OpenAI-compatible model list: the organization's prompts.
+pub const OPENAI_MODELS_PATH: &str = "/api/v1/openai/v1/models";
+/// Everything under it answers in OpenAI's error shape.
+pub const OPENAI_PREFIX: &str = "/api/v1/openai/";
 
 /// Methods allowed on [`HEALTH_PATH`] and [`RESOLVE_PATH`].
 pub const GET_ONLY: &[Method] = &[Method::GET];
@@ -30,6 +39,12 @@ pub enum Route {
     Execute,
     /// `/api/v1/gateway/stream`
     Stream,
+    /// `/api/v1/openai/v1/chat/completions`
+    OpenAiChat,
+    /// `/api/v1/openai/v1/models`
+    OpenAiModels,
+    /// Anything else under `/api/v1/openai/`: 404 in OpenAI's shape.
+    OpenAiNotFound,
     /// Anything else under the component's routes: 404.
     NotFound,
 }
@@ -41,6 +56,9 @@ pub fn route(path: &str) -> Route {
         RESOLVE_PATH => Route::Resolve,
         EXECUTE_PATH => Route::Execute,
         STREAM_PATH => Route::Stream,
+        OPENAI_CHAT_PATH => Route::OpenAiChat,
+        OPENAI_MODELS_PATH => Route::OpenAiModels,
+        _ if path.starts_with(OPENAI_PREFIX) => Route::OpenAiNotFound,
         _ => Route::NotFound,
     }
 }
@@ -61,5 +79,20 @@ mod tests {
         assert_eq!(route("/api/v1/gateway/resolve"), Route::Resolve);
         assert_eq!(route("/api/v1/gateway/resolve/x"), Route::NotFound);
         assert_eq!(route("/api/v1/gateway/../gateway/health"), Route::NotFound);
+    }
+
+    #[test]
+    fn openai_routes_are_exact() {
+        assert_eq!(
+            route("/api/v1/openai/v1/chat/completions"),
+            Route::OpenAiChat
+        );
+        assert_eq!(route("/api/v1/openai/v1/models"), Route::OpenAiModels);
+        assert_eq!(route("/api/v1/openai/v1/models/x"), Route::OpenAiNotFound);
+        assert_eq!(
+            route("/api/v1/openai/v1/completions"),
+            Route::OpenAiNotFound
+        );
+        assert_eq!(route("/api/v1/openai"), Route::NotFound);
     }
 }

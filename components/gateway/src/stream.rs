@@ -8,6 +8,12 @@
 //! task spawned after the handler returns the response head. It stores the
 //! execution log before sending the last frame, so a caller that saw `done`
 //! can find the call in the log.
+//!
+//! In the OpenAI dialect the same relay sends `chat.completion.chunk`
+//! frames instead: a first one with `delta.role`, one per text delta, a last
+//! one with `finish_reason`, a usage chunk when asked
+//! (`stream_options.include_usage`), then `data: [DONE]`; a failure
+//! mid-stream is a `data: {"error": {...}}` frame, which OpenAI's SDKs raise.
 
 use std::time::Instant;
 
@@ -16,6 +22,7 @@ use futures::SinkExt;
 use futures::channel::mpsc::Sender;
 use http::HeaderValue;
 use prompthelm_component_kit::{REQUEST_ID_HEADER, StatusCode};
+use prompthelm_domain::openai;
 use prompthelm_providers::response::{echo, error_message};
 use prompthelm_providers::transcript::StreamScrubber;
 use prompthelm_providers::{SseParser, StreamDecoder, StreamEvent, transcript};
@@ -24,7 +31,7 @@ use serde_json::{Value, json};
 use spin_sdk::http::{BoxBody, Response, box_body};
 use spin_sdk::wasip3::http_compat::IncomingResponseBody;
 
-use crate::call::{Call, Prepared, millis_since};
+use crate::call::{Call, Dialect, Prepared, millis_since};
 use crate::upstream::{self, Deadline, UpstreamError};
 
 /// The most bytes of a stream kept for the log's transcript; the stored
@@ -119,6 +126,121 @@ struct Relayed {
     usage: (u64, u64, u64),
     /// Keeps the provider key (echoed by a provider) out of the frames.
     scrubber: StreamScrubber,
+    framer: Framer,
+}
+
+/// How frames look in the call's dialect.
+enum Framer {
+    Native,
+    OpenAi {
+        id: String,
+        created: i64,
+        model: String,
+        include_usage: bool,
+    },
+}
+
+impl Framer {
+    fn new(call: &Call, prepared: &Prepared) -> Framer {
+        match call.dialect {
+            Dialect::Native => Framer::Native,
+            Dialect::OpenAi { include_usage } => Framer::OpenAi {
+                id: call.log.id.clone(),
+                created: call.created(),
+                model: prepared.chat.model.clone(),
+                include_usage,
+            },
+        }
+    }
+
+    /// The frame before any text: OpenAI's `delta.role`.
+    fn start(&self) -> Option<Bytes> {
+        match self {
+            Framer::Native => None,
+            Framer::OpenAi {
+                id, created, model, ..
+            } => Some(frame(&openai::chunk(
+                id,
+                *created,
+                model,
+                json!({"role": "assistant", "content": ""}),
+                None,
+            ))),
+        }
+    }
+
+    fn chunk(&self, text: &str) -> Bytes {
+        match self {
+            Framer::Native => frame(&json!({"type": "chunk", "content": text})),
+            Framer::OpenAi {
+                id, created, model, ..
+            } => frame(&openai::chunk(
+                id,
+                *created,
+                model,
+                json!({"content": text}),
+                None,
+            )),
+        }
+    }
+
+    /// The frames of a stored, successful call.
+    fn done(&self, call: &Call, model: &str, input: u64, output: u64, cost: f64) -> Bytes {
+        match self {
+            Framer::Native => frame(&json!({
+                "type": "done",
+                "id": call.log.id,
+                "inputTokens": input,
+                "outputTokens": output,
+                "totalTokens": input + output,
+                "cost": cost,
+                "model": model,
+                "latencyMs": call.log.latency_ms,
+            })),
+            Framer::OpenAi {
+                id,
+                created,
+                model,
+                include_usage,
+            } => {
+                let mut text = String::from_utf8_lossy(&frame(&openai::chunk(
+                    id,
+                    *created,
+                    model,
+                    json!({}),
+                    Some("stop"),
+                )))
+                .into_owned();
+                if *include_usage {
+                    let usage =
+                        openai::usage_chunk(id, *created, model, openai::usage(input, output));
+                    text.push_str(&String::from_utf8_lossy(&frame(&usage)));
+                }
+                text.push_str("data: [DONE]\n\n");
+                Bytes::from(text)
+            }
+        }
+    }
+
+    fn error(&self, call: &Call, status: StatusCode, code: &str, message: &str) -> Bytes {
+        match self {
+            Framer::Native => frame(&json!({
+                "type": "error",
+                "id": call.log.id,
+                "errorCode": code,
+                "message": message,
+                "requestId": call.ctx.request_id(),
+            })),
+            Framer::OpenAi { .. } => frame(&openai::error_body(
+                status.as_u16(),
+                code,
+                message,
+                None,
+                call.ctx.request_id(),
+                None,
+            )),
+        }
+    }
 }
 
 async fn relay(
@@ -132,13 +254,19 @@ async fn relay(
         transcript: Vec::new(),
         usage: (0, 0, 0),
         scrubber: StreamScrubber::new(&prepared.secret_refs()),
+        framer: Framer::new(&call, &prepared),
     };
     let deadline = &prepared.deadline;
+    let started = match relayed.framer.start() {
+        Some(first) => send(&mut frames, &first, deadline).await,
+        None => Ok(()),
+    };
     let outcome = match source {
+        _ if started.is_err() => started,
         Source::Echo(output) => {
             call.log.response_body = Some(prepared.echo_record(&output));
             let output = transcript::scrub(&output, &prepared.secret_refs());
-            send(&mut frames, &chunk_frame(&output), deadline).await
+            send(&mut frames, &relayed.framer.chunk(&output), deadline).await
         }
         Source::Provider(mut body) => {
             let outcome = pump(&mut body, &prepared, &mut frames, &mut relayed).await;
@@ -155,17 +283,10 @@ async fn relay(
 
     let last_frame = match outcome {
         Ok(()) => match call.store(Status::Success, StatusCode::OK, None).await {
-            Ok(()) => frame(&json!({
-                "type": "done",
-                "id": call.log.id,
-                "inputTokens": input,
-                "outputTokens": output,
-                "totalTokens": input + output,
-                "cost": cost.usd,
-                "model": prepared.chat.model,
-                "latencyMs": call.log.latency_ms,
-            })),
-            Err(e) => error_frame(&call, e.code, &e.message),
+            Ok(()) => relayed
+                .framer
+                .done(&call, &prepared.chat.model, input, output, cost.usd),
+            Err(e) => relayed.framer.error(&call, e.status, e.code, &e.message),
         },
         Err(Stop::Upstream(e)) => {
             let message = e.message(prepared.provider, &prepared.secret_refs());
@@ -173,8 +294,13 @@ async fn relay(
                 .store(Status::Error, StatusCode::OK, Some(e.code()))
                 .await
             {
-                Ok(()) => error_frame(&call, e.code(), &message),
-                Err(store_error) => error_frame(&call, store_error.code, &store_error.message),
+                Ok(()) => relayed.framer.error(&call, e.status(), e.code(), &message),
+                Err(store_error) => relayed.framer.error(
+                    &call,
+                    store_error.status,
+                    store_error.code,
+                    &store_error.message,
+                ),
             }
         }
         Err(stop @ (Stop::ClientGone | Stop::ClientStalled)) => {
@@ -248,7 +374,7 @@ async fn apply(
             StreamEvent::Delta(text) => {
                 let text = relayed.scrubber.push(&text);
                 if !text.is_empty() {
-                    send(frames, &chunk_frame(&text), deadline).await?;
+                    send(frames, &relayed.framer.chunk(&text), deadline).await?;
                 }
             }
             StreamEvent::Usage {
@@ -275,7 +401,7 @@ async fn flush(
     if rest.is_empty() {
         return Ok(());
     }
-    send(frames, &chunk_frame(&rest), deadline).await
+    send(frames, &relayed.framer.chunk(&rest), deadline).await
 }
 
 /// Hands one frame to the response body. A caller that stops reading fills
@@ -286,20 +412,6 @@ async fn send(frames: &mut Sender<Bytes>, frame: &Bytes, deadline: &Deadline) ->
         None => Err(Stop::ClientStalled),
         Some(sent) => sent.map_err(|_| Stop::ClientGone),
     }
-}
-
-fn chunk_frame(text: &str) -> Bytes {
-    frame(&json!({"type": "chunk", "content": text}))
-}
-
-fn error_frame(call: &Call, code: &str, message: &str) -> Bytes {
-    frame(&json!({
-        "type": "error",
-        "id": call.log.id,
-        "errorCode": code,
-        "message": message,
-        "requestId": call.ctx.request_id(),
-    }))
 }
 
 /// One SSE event: a single `data:` line (JSON has no raw newlines).
