@@ -4,6 +4,7 @@
 mod api;
 mod harness;
 mod history;
+mod redis;
 mod stub;
 mod venv;
 
@@ -22,6 +23,7 @@ mod health;
 mod host_interfaces;
 mod host_pools;
 mod request_failures;
+mod replicas;
 mod reuse_safety;
 mod routing;
 mod runtime_limits;
