@@ -18,6 +18,7 @@ mod crash;
 mod gateway;
 mod gateway_faults;
 mod logs;
+mod openai_compat;
 
 mod health;
 mod host_interfaces;
