@@ -133,12 +133,19 @@ fn step(rt: &Runtime, me: &Org, other: &Org, thread: usize, round: usize, step: 
             let list = me.ok(rt, "GET", "/api/v1/prompts?limit=100", None, &rid(0), 200);
             let rows = list["data"].as_array().unwrap();
             for row in rows {
+                // Another thread of this organization may have had its
+                // create answered but not yet recorded it: wait (briefly)
+                // until one of the organizations records the prompt.
+                let pid = row["id"].as_str().unwrap();
+                let deadline = std::time::Instant::now() + Duration::from_secs(2);
+                while !mine(&me.prompts, pid)
+                    && !mine(&other.prompts, pid)
+                    && std::time::Instant::now() < deadline
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
                 assert!(!foreign_prompt(&row["id"]), "another org's prompt: {row}");
-                assert!(
-                    mine(&me.prompts, row["id"].as_str().unwrap()),
-                    "org {} listed {row}",
-                    me.tag
-                );
+                assert!(mine(&me.prompts, pid), "org {} listed {row}", me.tag);
             }
             let pid = rows
                 .iter()
