@@ -87,6 +87,9 @@ pub struct Options {
     pub env: Vec<(String, String)>,
     /// Reuse a state dir (e.g. to restart on the same data).
     pub state_dir: Option<PathBuf>,
+    /// Shell commands run before `prompthelm up` in the same shell, such as
+    /// `ulimit -n 64;` (the runtime then runs through `sh -c ... exec`).
+    pub shell_prefix: Option<String>,
 }
 
 impl Options {
@@ -96,7 +99,18 @@ impl Options {
             args: Vec::new(),
             env: Vec::new(),
             state_dir: None,
+            shell_prefix: None,
         }
+    }
+
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(|a| (*a).to_owned()));
+        self
+    }
+
+    pub fn shell_prefix(mut self, prefix: &str) -> Self {
+        self.shell_prefix = Some(prefix.to_owned());
+        self
     }
 
     pub fn arg(mut self, a: impl Into<String>) -> Self {
@@ -139,7 +153,16 @@ impl Runtime {
                 (Some(temp), dir)
             }
         };
-        let mut cmd = Command::new(binary());
+        let mut cmd = match &opts.shell_prefix {
+            None => Command::new(binary()),
+            Some(prefix) => {
+                let mut sh = Command::new("sh");
+                sh.arg("-c")
+                    .arg(format!("{prefix} exec \"$0\" \"$@\""))
+                    .arg(binary());
+                sh
+            }
+        };
         cmd.arg("up")
             .arg("--manifest")
             .arg(&opts.manifest)
@@ -286,6 +309,31 @@ impl Runtime {
             .status()
             .expect("running kill");
         assert!(status.success());
+    }
+
+    /// Sends SIGTERM and returns at once (see [`Runtime::wait_for_exit`]).
+    pub fn terminate_now(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", "--", &self.signal_target()])
+            .status()
+            .expect("running kill");
+        assert!(status.success());
+    }
+
+    /// The exit status once the process ended; panics after `within`.
+    pub fn wait_for_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still running after {within:?}:\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Stops the runtime the way a supervisor would (SIGTERM) and waits.

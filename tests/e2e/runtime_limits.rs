@@ -7,11 +7,9 @@
 
 use std::io::{ErrorKind, Read as _, Write as _};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use crate::harness::{Options, Reply, Runtime, build_components, probe_manifest, repo_root};
+use crate::harness::{Options, Reply, Runtime, probe_manifest};
 
 fn addr(rt_url: &str) -> String {
     rt_url.trim_start_matches("http://").to_owned()
@@ -387,103 +385,18 @@ fn a_hostile_host_header_is_refused_and_never_changes_the_path() {
     );
 }
 
-/// A `prompthelm up` started here rather than by the harness, so the test
-/// can signal it and read its exit status.
-struct Own {
-    child: Child,
-    base_url: String,
-    stderr: Arc<Mutex<String>>,
-    _state: tempfile::TempDir,
-}
-
-impl Own {
-    /// `prefix` is a shell prefix such as `ulimit -n 64;`.
-    fn start(prefix: &str, args: &[&str]) -> Own {
-        use std::io::BufRead as _;
-        build_components();
-        let state = tempfile::tempdir().unwrap();
-        let mut cmd = Command::new("sh");
-        cmd.arg("-c")
-            .arg(format!("{prefix} exec \"$0\" \"$@\""))
-            .arg(env!("CARGO_BIN_EXE_prompthelm"))
-            .arg("up")
-            .arg("--manifest")
-            .arg(probe_manifest())
-            .arg("--listen")
-            .arg("127.0.0.1:0")
-            .arg("--state-dir")
-            .arg(state.path().join("state"))
-            .arg("--cache-dir")
-            .arg(repo_root().join("target/prompthelm-test-cache"))
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut err_pipe = child.stderr.take().unwrap();
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = err_pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        let (tx, rx) = mpsc::channel();
-        let out = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("Serving ") {
-                    let _ = tx.send(url.trim().to_owned());
-                }
-            }
-        });
-        let base_url = rx
-            .recv_timeout(Duration::from_secs(300))
-            .unwrap_or_else(|_| panic!("did not start:\n{}", stderr.lock().unwrap()));
-        Own {
-            child,
-            base_url,
-            stderr,
-            _state: state,
-        }
-    }
-
-    fn logs(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    fn wait_for_log(&self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let logs = self.logs();
-            if logs.contains(needle) || Instant::now() > deadline {
-                return logs;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn get(&self, path: &str) -> Reply {
-        crate::harness::send("GET", &format!("{}{path}", self.base_url), &[], None)
-    }
-}
-
-impl Drop for Own {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The probe app with `args`, behind a shell `prefix` such as `ulimit -n 64;`.
+fn probe_with(prefix: &str, args: &[&str]) -> Runtime {
+    Runtime::probe(
+        Options::new(probe_manifest())
+            .shell_prefix(prefix)
+            .args(args),
+    )
 }
 
 #[test]
 fn sigterm_lets_in_flight_requests_finish_then_exits_0() {
-    let mut own = Own::start(
+    let mut own = probe_with(
         "",
         &[
             "--max-inflight-per-component",
@@ -506,30 +419,14 @@ fn sigterm_lets_in_flight_requests_finish_then_exits_0() {
             .collect();
         // All three hold their instances once the component is full.
         wait_for_overload(&own_ref.base_url, "/probe/echo/full", &|| own_ref.logs());
-        let status = Command::new("kill")
-            .arg("-TERM")
-            .arg(own_ref.child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success());
+        own_ref.terminate_now();
         calls.into_iter().map(|h| h.join().unwrap()).collect()
     });
     for r in &replies {
         assert_eq!(r.status, 200, "{r:?}\n{}", own.logs());
         assert_eq!(r.json()["sleptMs"], 10000, "{r:?}");
     }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = own.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still running after SIGTERM:\n{}",
-            own.logs()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = own.wait_for_exit(Duration::from_secs(60));
     let logs = own.wait_for_log("Stopped");
     assert!(status.success(), "exit {status:?}:\n{logs}");
     assert!(logs.contains("Shutting down"), "{logs}");
@@ -550,7 +447,7 @@ fn sigterm_lets_in_flight_requests_finish_then_exits_0() {
 fn accept_failures_back_off_and_are_logged_once_per_burst() {
     // Few file descriptors, and a connection limit above them, so `accept`
     // itself fails (EMFILE) once clients hold the rest.
-    let own = Own::start(
+    let own = probe_with(
         "ulimit -n 64;",
         &[
             "--max-connections",

@@ -140,9 +140,10 @@ max-examples = {MAX_EXAMPLES}
 
 # No provider has a key here, so any model but `echo` is the documented 503
 # PROVIDER_NOT_CONFIGURED (the 503 schema admits no other code but
-# SERVICE_UNAVAILABLE). Every other 5xx still fails.
+# SERVICE_UNAVAILABLE; the OpenAI-compatible route says the same in its own
+# error shape). Every other 5xx still fails.
 [[operations]]
-include-operation-id = ["execute", "stream"]
+include-operation-id = ["execute", "stream", "openaiChatCompletions"]
 checks.not_a_server_error.expected-statuses = ["2xx", "3xx", "4xx", "503"]
 "#
     )
