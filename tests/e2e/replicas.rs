@@ -384,19 +384,27 @@ fn three_replicas_share_one_rate_limit() {
                 std::thread::spawn(move || {
                     let api = client(&rt);
                     (0..5)
-                        .map(|_| execute(&api, "promptId", &pid).status)
-                        .collect::<Vec<u16>>()
+                        .map(|_| {
+                            let res = execute(&api, "promptId", &pid);
+                            (res.status, res.body)
+                        })
+                        .collect::<Vec<(u16, String)>>()
                 })
             })
             .collect();
-        let statuses: Vec<u16> = calls.into_iter().flat_map(|h| h.join().unwrap()).collect();
+        let answers: Vec<(u16, String)> =
+            calls.into_iter().flat_map(|h| h.join().unwrap()).collect();
         if now_window() != window {
             assert_eq!(attempt, 0, "the check crossed a minute boundary twice");
             continue;
         }
-        let ok = statuses.iter().filter(|&&s| s == 200).count();
-        let limited = statuses.iter().filter(|&&s| s == 429).count();
-        assert_eq!((ok, limited), (20, 10), "{statuses:?}");
+        let ok = answers.iter().filter(|(s, _)| *s == 200).count();
+        let limited = answers.iter().filter(|(s, _)| *s == 429).count();
+        let others: Vec<&(u16, String)> = answers
+            .iter()
+            .filter(|(s, _)| *s != 200 && *s != 429)
+            .collect();
+        assert_eq!((ok, limited), (20, 10), "other answers: {others:?}");
         return;
     }
 }

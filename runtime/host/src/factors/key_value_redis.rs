@@ -13,6 +13,9 @@
 //! such as `OOM command not allowed` under `maxmemory` + `noeviction`) is the
 //! WIT `error` variant, never a trap. Connections come from a small idle
 //! pool; one that saw an I/O error is dropped, and the next call reconnects.
+//! A pooled connection found dead (the server restarted since) empties the
+//! pool and the command is retried once on a fresh connection (every command
+//! used here is idempotent), so a restart costs no failed call.
 //! After a failed connect, calls fail fast for [`RECONNECT_BACKOFF`] so a
 //! dead server costs each request a few microseconds, not a connect timeout.
 
@@ -114,35 +117,52 @@ impl RedisKeyValue {
     }
 
     /// Runs `f` on a pooled connection. The connection goes back to the pool
-    /// unless the error says it is broken (I/O, timeout, dropped).
+    /// unless the error says it is broken (I/O, timeout, dropped). A pooled
+    /// connection found dropped (the server restarted or failed over since
+    /// it was last used) empties the pool, and `f` is run once more on a
+    /// fresh connection: every command here is idempotent.
     fn with_conn<R>(
         &self,
-        f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<R>,
+        f: impl Fn(&mut redis::Connection) -> redis::RedisResult<R>,
     ) -> Result<R, Error> {
         let idle = self.idle.lock().ok().and_then(|mut i| i.pop());
-        let mut conn = match idle {
-            Some(c) => c,
-            None => self.connect()?,
+        let result = match idle {
+            Some(conn) => match self.run(conn, &f) {
+                Err(e) if !e.is_timeout() && (e.is_io_error() || e.is_connection_dropped()) => {
+                    if let Ok(mut idle) = self.idle.lock() {
+                        idle.clear();
+                    }
+                    self.run(self.connect()?, &f)
+                }
+                other => other,
+            },
+            None => self.run(self.connect()?, &f),
         };
+        result.map_err(|e| Error::Other(format!("redis at {}: {e}", self.url)))
+    }
+
+    /// Runs `f` on `conn`, then pools `conn` unless it is broken.
+    fn run<R>(
+        &self,
+        mut conn: redis::Connection,
+        f: &impl Fn(&mut redis::Connection) -> redis::RedisResult<R>,
+    ) -> redis::RedisResult<R> {
         let result = f(&mut conn);
-        let reusable = match &result {
-            Ok(_) => true,
-            Err(e) => {
-                !(e.is_io_error()
-                    || e.is_timeout()
-                    || e.is_connection_dropped()
-                    || e.is_connection_refusal()
-                    || e.is_unrecoverable_error())
-            }
-        };
-        if reusable
+        let broken = result.as_ref().is_err_and(|e| {
+            e.is_io_error()
+                || e.is_timeout()
+                || e.is_connection_dropped()
+                || e.is_connection_refusal()
+                || e.is_unrecoverable_error()
+        });
+        if !broken
             && conn.is_open()
             && let Ok(mut idle) = self.idle.lock()
             && idle.len() < MAX_IDLE
         {
             idle.push(conn);
         }
-        result.map_err(|e| Error::Other(format!("redis at {}: {e}", self.url)))
+        result
     }
 }
 
@@ -232,6 +252,105 @@ mod tests {
         assert_eq!(redact("redis://u:secret@h:1/0"), "redis://u:***@h:1/0");
         assert_eq!(redact("redis://h:1"), "redis://h:1");
         assert_eq!(glob_escape("a*b?[c]\\:"), "a\\*b\\?\\[c\\]\\\\:");
+    }
+
+    /// A real `redis-server` on a free port (Debian's package; .ci/run
+    /// installs it), killed on drop.
+    struct Server(std::process::Child, u16);
+
+    impl Server {
+        fn start(port: Option<u16>) -> Server {
+            let port = port.unwrap_or_else(|| {
+                std::net::TcpListener::bind("127.0.0.1:0")
+                    .unwrap()
+                    .local_addr()
+                    .unwrap()
+                    .port()
+            });
+            let child = std::process::Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("redis-server (apt-get install redis-server; .ci/run does)");
+            let url = format!("redis://127.0.0.1:{port}");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while redis::Client::open(url.as_str())
+                .and_then(|c| c.get_connection())
+                .is_err()
+            {
+                assert!(Instant::now() < deadline, "redis-server did not start");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Server(child, port)
+        }
+
+        fn url(&self) -> String {
+            format!("redis://127.0.0.1:{}", self.1)
+        }
+
+        fn cmd(&self, args: &[&str]) {
+            let client = redis::Client::open(self.url()).unwrap();
+            let mut conn = client.get_connection().unwrap();
+            let mut cmd = redis::cmd(args[0]);
+            for a in &args[1..] {
+                cmd.arg(*a);
+            }
+            cmd.query::<redis::Value>(&mut conn).unwrap();
+        }
+    }
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    #[test]
+    fn stores_on_one_redis_are_apart_and_survive_a_restart() {
+        let server = Server::start(None);
+        let a = RedisKeyValue::open("default", &server.url()).unwrap();
+        let b = RedisKeyValue::open("other*", &server.url()).unwrap();
+        a.set("k", b"from a").unwrap();
+        a.set("k2", b"").unwrap();
+        b.set("k", b"from b").unwrap();
+        assert_eq!(a.get("k").unwrap().as_deref(), Some(&b"from a"[..]));
+        assert_eq!(b.get("k").unwrap().as_deref(), Some(&b"from b"[..]));
+        assert_eq!(a.keys().unwrap(), ["k", "k2"]);
+        assert_eq!(b.keys().unwrap(), ["k"]);
+        assert!(a.exists("k2").unwrap());
+        a.delete("k2").unwrap();
+        a.delete("never-there").unwrap();
+        assert!(!a.exists("k2").unwrap());
+        assert_eq!(a.get("k2").unwrap(), None);
+
+        // A full Redis refuses writes: an error value; reads still work.
+        server.cmd(&["CONFIG", "SET", "maxmemory-policy", "noeviction"]);
+        server.cmd(&["CONFIG", "SET", "maxmemory", "1"]);
+        let Err(Error::Other(e)) = a.set("k", b"new") else {
+            panic!("a write past maxmemory was accepted");
+        };
+        assert!(e.contains("OOM"), "{e}");
+        assert_eq!(a.get("k").unwrap().as_deref(), Some(&b"from a"[..]));
+        server.cmd(&["CONFIG", "SET", "maxmemory", "0"]);
+
+        // Killed: errors; restarted on the same port: the pool reconnects.
+        let port = server.1;
+        drop(server);
+        assert!(matches!(a.get("k"), Err(Error::Other(_))));
+        let _server = Server::start(Some(port));
+        std::thread::sleep(RECONNECT_BACKOFF);
+        a.set("k", b"again").unwrap();
+        assert_eq!(a.get("k").unwrap().as_deref(), Some(&b"again"[..]));
+
+        // Restarted between two calls: the pooled connection is dead, and
+        // the call retries on a fresh one instead of failing.
+        drop(_server);
+        let _server = Server::start(Some(port));
+        assert_eq!(a.get("k").unwrap(), None);
+        a.set("k", b"third").unwrap();
+        assert_eq!(a.keys().unwrap(), ["k"]);
     }
 
     #[test]
