@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::types::Value as SqlValue;
 use serde_json::{Value, json};
 
 use crate::api::{Client, id};
@@ -52,30 +51,7 @@ fn execute(client: &Client, body: &Value) -> Reply {
 
 /// Every execution-log row, oldest first, as column → value.
 fn logged(rt: &Runtime) -> Vec<BTreeMap<String, Value>> {
-    let db = rusqlite::Connection::open(rt.state_dir.join("sqlite_db.db")).unwrap();
-    let mut stmt = db
-        .prepare("SELECT * FROM execution_logs ORDER BY seq")
-        .unwrap();
-    let names: Vec<String> = stmt.column_names().map(str::to_owned).collect();
-    stmt.query_map([], |row| {
-        Ok(names
-            .iter()
-            .enumerate()
-            .map(|(i, name)| {
-                let value = match row.get::<_, SqlValue>(i).unwrap() {
-                    SqlValue::Null => Value::Null,
-                    SqlValue::Integer(n) => json!(n),
-                    SqlValue::Real(f) => json!(f),
-                    SqlValue::Text(t) => json!(t),
-                    SqlValue::Blob(_) => json!("<blob>"),
-                };
-                (name.clone(), value)
-            })
-            .collect())
-    })
-    .unwrap()
-    .map(Result::unwrap)
-    .collect()
+    rt.execution_logs()
 }
 
 fn log_of(rt: &Runtime, id: &str) -> BTreeMap<String, Value> {

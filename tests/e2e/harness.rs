@@ -1,12 +1,15 @@
 //! Starts the real `prompthelm` binary on a free loopback port with its own
 //! temporary state dir, talks HTTP to it, and stops it when dropped.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+use rusqlite::types::Value as SqlValue;
 
 /// First start in a fresh CI compiles the components in a debug host.
 const START_TIMEOUT: Duration = Duration::from_secs(300);
@@ -309,6 +312,35 @@ impl Runtime {
             .status()
             .expect("running kill");
         assert!(status.success());
+    }
+
+    /// Every execution-log row in the state's database, oldest first, as
+    /// column → value.
+    pub fn execution_logs(&self) -> Vec<BTreeMap<String, serde_json::Value>> {
+        let db = rusqlite::Connection::open(self.state_dir.join("sqlite_db.db")).unwrap();
+        let mut stmt = db
+            .prepare("SELECT * FROM execution_logs ORDER BY seq")
+            .unwrap();
+        let names: Vec<String> = stmt.column_names().map(str::to_owned).collect();
+        stmt.query_map([], |row| {
+            Ok(names
+                .iter()
+                .enumerate()
+                .map(|(i, name)| {
+                    let value = match row.get::<_, SqlValue>(i).unwrap() {
+                        SqlValue::Null => serde_json::Value::Null,
+                        SqlValue::Integer(n) => serde_json::json!(n),
+                        SqlValue::Real(f) => serde_json::json!(f),
+                        SqlValue::Text(t) => serde_json::json!(t),
+                        SqlValue::Blob(_) => serde_json::json!("<blob>"),
+                    };
+                    (name.clone(), value)
+                })
+                .collect())
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
     }
 
     /// Sends SIGTERM and returns at once (see [`Runtime::wait_for_exit`]).

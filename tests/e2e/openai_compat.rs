@@ -13,11 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use rusqlite::types::Value as SqlValue;
 use serde_json::{Value, json};
 
 use crate::api::{Client, id};
-use crate::harness::{Runtime, repo_root, send};
+use crate::harness::{Runtime, send};
 use crate::stub::{StubOptions as _, StubProvider, reply_to};
 
 const PACKAGE: &str = "openai";
@@ -81,30 +80,7 @@ fn start(opts: crate::harness::Options) -> Runtime {
 }
 
 fn logged(rt: &Runtime) -> Vec<BTreeMap<String, Value>> {
-    let db = rusqlite::Connection::open(rt.state_dir.join("sqlite_db.db")).unwrap();
-    let mut stmt = db
-        .prepare("SELECT * FROM execution_logs ORDER BY seq")
-        .unwrap();
-    let names: Vec<String> = stmt.column_names().map(str::to_owned).collect();
-    stmt.query_map([], |row| {
-        Ok(names
-            .iter()
-            .enumerate()
-            .map(|(i, name)| {
-                let value = match row.get::<_, SqlValue>(i).unwrap() {
-                    SqlValue::Null => Value::Null,
-                    SqlValue::Integer(n) => json!(n),
-                    SqlValue::Real(f) => json!(f),
-                    SqlValue::Text(t) => json!(t),
-                    SqlValue::Blob(_) => json!("<blob>"),
-                };
-                (name.clone(), value)
-            })
-            .collect())
-    })
-    .unwrap()
-    .map(Result::unwrap)
-    .collect()
+    rt.execution_logs()
 }
 
 fn row<'a>(rows: &'a [BTreeMap<String, Value>], id: &Value) -> &'a BTreeMap<String, Value> {
@@ -151,29 +127,20 @@ fn the_openai_sdk_runs_managed_prompts() {
     let key = seed(&Client::admin(&rt));
     let limited_key = seed(&Client::admin(&limited));
 
-    let script = repo_root().join("tests/openai/compat.py");
-    let out = Command::new(python)
-        .arg(&script)
-        .env("OA_BASE_URL", rt.url("/api/v1/openai/v1"))
-        .env("OA_API_KEY", &key)
-        .env("OA_UNKNOWN_API_KEY", UNKNOWN_KEY)
-        .env("OA_SLUG", SLUG)
-        .env("OA_VARIABLE", VARIABLE)
-        .env("OA_TWO_SLUG", TWO_SLUG)
-        .env("OA_LIMITED_BASE_URL", limited.url("/api/v1/openai/v1"))
-        .env("OA_LIMITED_API_KEY", &limited_key)
-        .output()
-        .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{} failed ({}):\n{stdout}\n{}",
-        script.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
+    let obs = crate::venv::run_script(
+        python,
+        "openai/compat.py",
+        &[
+            ("OA_BASE_URL", &rt.url("/api/v1/openai/v1")),
+            ("OA_API_KEY", &key),
+            ("OA_UNKNOWN_API_KEY", UNKNOWN_KEY),
+            ("OA_SLUG", SLUG),
+            ("OA_VARIABLE", VARIABLE),
+            ("OA_TWO_SLUG", TWO_SLUG),
+            ("OA_LIMITED_BASE_URL", &limited.url("/api/v1/openai/v1")),
+            ("OA_LIMITED_API_KEY", &limited_key),
+        ],
     );
-    let obs: Value = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("compat.py printed no JSON object ({e}):\n{stdout}"));
     assert_eq!(obs["openaiVersion"], VERSION);
 
     // Sync: the last user message fills the one required variable.

@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use serde_json::{Value, json};
 
 use crate::api::{Client, id};
-use crate::harness::{Flavor, repo_root};
+use crate::harness::Flavor;
 use crate::stub::{
     ANTHROPIC_KEY, DEEPSEEK_KEY, GOOGLE_KEY, OPENAI_KEY, StubOptions as _, StubProvider,
     gateway_stream, reply_to,
@@ -105,33 +105,24 @@ fn sdk_contract(flavor: Flavor) {
     let (_, no_scope_key) = admin.mint("sdk contract, no gateway", &["prompts:read"]);
     let limited_key = seed(&Client::admin(&limited));
 
-    let script = repo_root().join("tests/sdk/contract.py");
-    let out = Command::new(python)
-        .arg(&script)
-        .env("PH_BASE_URL", &rt.base_url)
-        .env("PH_API_KEY", &key)
-        .env("PH_NO_SCOPE_API_KEY", &no_scope_key)
-        .env("PH_UNKNOWN_API_KEY", UNKNOWN_KEY)
-        .env("PH_PROMPT_SLUG", SLUG)
-        .env("PH_VARIABLE", VARIABLE)
-        .env("PH_VALUE", VALUE)
-        .env("PH_MISSING_SLUG", "no-such-prompt")
-        .env("PH_TIMEOUT_MS", "300")
-        .env("PH_LIMITED_BASE_URL", &limited.base_url)
-        .env("PH_LIMITED_API_KEY", &limited_key)
-        .env("PH_LIMITED_PROMPT_SLUG", SLUG)
-        .output()
-        .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{} failed ({}):\n{stdout}\n{}",
-        script.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
+    let obs = crate::venv::run_script(
+        python,
+        "sdk/contract.py",
+        &[
+            ("PH_BASE_URL", &rt.base_url),
+            ("PH_API_KEY", &key),
+            ("PH_NO_SCOPE_API_KEY", &no_scope_key),
+            ("PH_UNKNOWN_API_KEY", UNKNOWN_KEY),
+            ("PH_PROMPT_SLUG", SLUG),
+            ("PH_VARIABLE", VARIABLE),
+            ("PH_VALUE", VALUE),
+            ("PH_MISSING_SLUG", "no-such-prompt"),
+            ("PH_TIMEOUT_MS", "300"),
+            ("PH_LIMITED_BASE_URL", &limited.base_url),
+            ("PH_LIMITED_API_KEY", &limited_key),
+            ("PH_LIMITED_PROMPT_SLUG", SLUG),
+        ],
     );
-    let obs: Value = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("contract.py printed no JSON object ({e}):\n{stdout}"));
     assert_eq!(obs["sdkVersion"], SDK_VERSION);
 
     let output = assert_execute(&obs["execute"]);

@@ -69,3 +69,29 @@ pub fn run(cmd: &mut Command, what: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Runs `tests/<script>` with `python` and `env`, and returns the one JSON
+/// object it prints (what the Python client observed), failing the test
+/// with its output otherwise.
+pub fn run_script(python: &Path, script: &str, env: &[(&str, &str)]) -> serde_json::Value {
+    let script = crate::harness::repo_root().join("tests").join(script);
+    let out = Command::new(python)
+        .arg(&script)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{} failed ({}):\n{stdout}\n{}",
+        script.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "{} printed no JSON object ({e}):\n{stdout}",
+            script.display()
+        )
+    })
+}
