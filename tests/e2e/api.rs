@@ -81,6 +81,31 @@ impl<'a> Client<'a> {
         res.json()
     }
 
+    /// A gateway execute of a saved prompt (`by` is `promptSlug` or
+    /// `promptId`) on the local `echo` model, with the `question` variable
+    /// of [`version_body`].
+    pub fn execute_echo(&self, by: &str, value: &str) -> Reply {
+        self.post(
+            "/api/v1/gateway/execute",
+            &json!({by: value, "model": "echo", "variables": {"question": "where?"}}),
+        )
+    }
+
+    /// The version id that served an [`Client::execute_echo`] (asserting
+    /// it succeeded).
+    pub fn served(&self, by: &str, value: &str) -> String {
+        let res = self.execute_echo(by, value);
+        assert_eq!(res.status, 200, "{}", res.body);
+        res.json()["versionId"].as_str().unwrap().to_owned()
+    }
+
+    /// `GET /api/v1/gateway/resolve?<query>` (asserting it succeeded).
+    pub fn resolve(&self, query: &str) -> Value {
+        let res = self.get(&format!("/api/v1/gateway/resolve?{query}"));
+        assert_eq!(res.status, 200, "{}", res.body);
+        res.json()
+    }
+
     /// Mints a token with `scopes`; returns (id, secret).
     pub fn mint(&self, name: &str, scopes: &[&str]) -> (String, String) {
         let res = self.post("/api/v1/tokens", &json!({"name": name, "scopes": scopes}));

@@ -95,26 +95,6 @@ fn app_without_rate_limit() -> Runtime {
     )
 }
 
-fn execute(api: &Client, by: &str, value: &str) -> Reply {
-    api.post(
-        "/api/v1/gateway/execute",
-        &json!({by: value, "model": "echo", "variables": {"question": "where?"}}),
-    )
-}
-
-/// The version id that served an execute (asserting it succeeded).
-fn served(api: &Client, by: &str, value: &str) -> String {
-    let res = execute(api, by, value);
-    assert_eq!(res.status, 200, "{}", res.body);
-    res.json()["versionId"].as_str().unwrap().to_owned()
-}
-
-fn resolve(api: &Client, query: &str) -> Value {
-    let res = api.get(&format!("/api/v1/gateway/resolve?{query}"));
-    assert_eq!(res.status, 200, "{}", res.body);
-    res.json()
-}
-
 /// A prompt with two saved versions, the first promoted and cached.
 fn two_versions(api: &Client, slug: &str) -> (String, String, String) {
     let pid = id(&api.create_prompt(slug));
@@ -132,25 +112,25 @@ fn a_late_stale_refill_is_never_served_after_a_promote() {
     let kv = KvFaults::open(&rt);
 
     // A refill loads generation N (v1) ...
-    assert_eq!(served(&api, "promptSlug", "late-refill"), v1);
+    assert_eq!(api.served("promptSlug", "late-refill"), v1);
     let loaded_n = kv.entries();
     assert_eq!(loaded_n.len(), 2, "entries by id and by slug");
     // ... a promote commits N+1 and refreshes the cache ...
     let promotion = api.promote(&pid, &v2);
     assert!(promotion.get("warnings").is_none(), "{promotion}");
-    assert_eq!(resolve(&api, "promptSlug=late-refill")["cache"], "hit");
+    assert_eq!(api.resolve("promptSlug=late-refill")["cache"], "hit");
     // ... then the slow refill writes N over it, after the promote returned.
     kv.put(&loaded_n);
 
     // The next calls must serve N+1, by slug and by id.
-    assert_eq!(served(&api, "promptSlug", "late-refill"), v2);
-    assert_eq!(served(&api, "promptId", &pid), v2);
+    assert_eq!(api.served("promptSlug", "late-refill"), v2);
+    assert_eq!(api.served("promptId", &pid), v2);
     // The stale entry was seen and replaced.
     kv.put(&loaded_n);
-    let seen = resolve(&api, &format!("promptId={pid}"));
+    let seen = api.resolve(&format!("promptId={pid}"));
     assert_eq!(seen["cache"], "stale");
     assert_eq!(seen["version"]["id"], v2.as_str());
-    assert_eq!(resolve(&api, &format!("promptId={pid}"))["cache"], "hit");
+    assert_eq!(api.resolve(&format!("promptId={pid}"))["cache"], "hit");
 
     // The same for archive: a stale "runnable" entry does not run an
     // archived prompt.
@@ -158,7 +138,8 @@ fn a_late_stale_refill_is_never_served_after_a_promote() {
     let res = api.post(&format!("/api/v1/prompts/{pid}/archive"), &json!({}));
     assert_eq!(res.status, 200, "{}", res.body);
     kv.put(&runnable);
-    execute(&api, "promptSlug", "late-refill").assert_envelope(409, "PROMPT_ARCHIVED");
+    api.execute_echo("promptSlug", "late-refill")
+        .assert_envelope(409, "PROMPT_ARCHIVED");
 }
 
 #[test]
@@ -166,7 +147,7 @@ fn a_promote_whose_cache_refresh_fails_is_a_success_with_a_warning_and_is_served
     let rt = app_without_rate_limit();
     let api = Client::admin(&rt);
     let (pid, v1, v2) = two_versions(&api, "refused");
-    assert_eq!(served(&api, "promptSlug", "refused"), v1);
+    assert_eq!(api.served("promptSlug", "refused"), v1);
     let kv = KvFaults::open(&rt);
 
     // The store refuses writes: the promote commits and says so.
@@ -185,9 +166,9 @@ fn a_promote_whose_cache_refresh_fails_is_a_success_with_a_warning_and_is_served
             .iter()
             .all(|(_, v)| String::from_utf8_lossy(v).contains(&v1))
     );
-    assert_eq!(served(&api, "promptSlug", "refused"), v2);
-    assert_eq!(served(&api, "promptId", &pid), v2);
-    let seen = resolve(&api, "promptSlug=refused");
+    assert_eq!(api.served("promptSlug", "refused"), v2);
+    assert_eq!(api.served("promptId", &pid), v2);
+    let seen = api.resolve("promptSlug=refused");
     assert_eq!(
         (seen["cache"].as_str(), seen["version"]["id"].as_str()),
         (Some("stale"), Some(v2.as_str()))
@@ -207,7 +188,8 @@ fn a_promote_whose_cache_refresh_fails_is_a_success_with_a_warning_and_is_served
     let res = api.post(&format!("/api/v1/prompts/{pid}/archive"), &json!({}));
     assert_eq!(res.status, 200, "{}", res.body);
     assert!(res.json()["warnings"].is_array(), "{}", res.body);
-    execute(&api, "promptSlug", "refused").assert_envelope(409, "PROMPT_ARCHIVED");
+    api.execute_echo("promptSlug", "refused")
+        .assert_envelope(409, "PROMPT_ARCHIVED");
     let res = api.post(&format!("/api/v1/prompts/{pid}/unarchive"), &json!({}));
     assert_eq!(res.status, 200, "{}", res.body);
 
@@ -215,7 +197,7 @@ fn a_promote_whose_cache_refresh_fails_is_a_success_with_a_warning_and_is_served
     kv.allow_writes();
     let healed = api.promote(&pid, &v2);
     assert!(healed.get("warnings").is_none(), "{healed}");
-    assert_eq!(resolve(&api, "promptSlug=refused")["cache"], "hit");
+    assert_eq!(api.resolve("promptSlug=refused")["cache"], "hit");
 }
 
 #[test]
@@ -223,26 +205,26 @@ fn a_store_that_fails_every_call_costs_a_database_read_not_an_error() {
     let rt = app_without_rate_limit();
     let api = Client::admin(&rt);
     let (pid, v1, v2) = two_versions(&api, "store-down");
-    assert_eq!(served(&api, "promptSlug", "store-down"), v1);
+    assert_eq!(api.served("promptSlug", "store-down"), v1);
     let kv = KvFaults::open(&rt);
 
     kv.break_store();
-    let seen = resolve(&api, "promptSlug=store-down");
+    let seen = api.resolve("promptSlug=store-down");
     assert_eq!(seen["cache"], "unavailable");
     assert_eq!(seen["version"]["id"], v1.as_str());
     let promotion = api.promote(&pid, &v2);
     assert!(promotion["warnings"].is_array(), "{promotion}");
-    assert_eq!(served(&api, "promptSlug", "store-down"), v2);
+    assert_eq!(api.served("promptSlug", "store-down"), v2);
 
     // Back up with the old entries in it: they are stale, not served.
     kv.repair_store();
-    assert_eq!(served(&api, "promptId", &pid), v2);
-    assert_eq!(resolve(&api, &format!("promptId={pid}"))["cache"], "hit");
+    assert_eq!(api.served("promptId", &pid), v2);
+    assert_eq!(api.resolve(&format!("promptId={pid}"))["cache"], "hit");
 
     // Evicted: a miss, the database answers, the entry comes back.
     kv.evict_all();
-    assert_eq!(resolve(&api, "promptSlug=store-down")["cache"], "miss");
-    assert_eq!(resolve(&api, "promptSlug=store-down")["cache"], "hit");
+    assert_eq!(api.resolve("promptSlug=store-down")["cache"], "miss");
+    assert_eq!(api.resolve("promptSlug=store-down")["cache"], "hit");
 }
 
 #[test]
@@ -281,7 +263,7 @@ fn expected_current_version_id_makes_promote_a_compare_and_swap() {
     // An unknown field or a wrong type is a 400, not a silent promote.
     promote(&v1, json!({"expectedVersion": v2})).assert_envelope(400, "VALIDATION_ERROR");
     promote(&v1, json!({"expectedCurrentVersionId": 7})).assert_envelope(400, "VALIDATION_ERROR");
-    assert_eq!(served(&api, "promptId", &pid), v2);
+    assert_eq!(api.served("promptId", &pid), v2);
 }
 
 #[test]
@@ -290,12 +272,14 @@ fn calls_refused_at_resolve_are_logged_against_their_prompt() {
     let api = Client::admin(&rt);
     let pid = id(&api.create_prompt("refusals"));
     // No production version yet.
-    execute(&api, "promptSlug", "refusals").assert_envelope(409, "NO_VERSION_IN_ENVIRONMENT");
+    api.execute_echo("promptSlug", "refusals")
+        .assert_envelope(409, "NO_VERSION_IN_ENVIRONMENT");
     let v1 = id(&api.save_version(&pid, &version_body("one", 0.2, &[], "v1")));
     api.promote(&pid, &v1);
     let res = api.post(&format!("/api/v1/prompts/{pid}/archive"), &json!({}));
     assert_eq!(res.status, 200, "{}", res.body);
-    execute(&api, "promptId", &pid).assert_envelope(409, "PROMPT_ARCHIVED");
+    api.execute_echo("promptId", &pid)
+        .assert_envelope(409, "PROMPT_ARCHIVED");
 
     let logs = api.list_all(&format!("/api/v1/execution-logs?promptId={pid}"));
     let mut codes: Vec<&str> = logs
@@ -379,7 +363,7 @@ fn randomized_promotes_and_kv_faults_never_serve_a_superseded_state() {
                             true,
                         )
                     } else {
-                        (execute(&api, "promptSlug", "raced"), false)
+                        (api.execute_echo("promptSlug", "raced"), false)
                     };
                     let returned = Instant::now();
                     let state = match res.status {
@@ -521,6 +505,6 @@ fn randomized_promotes_and_kv_faults_never_serve_a_superseded_state() {
     let State::Version(last) = last else {
         unreachable!("the writer always ends with a version in production")
     };
-    assert_eq!(served(&api, "promptSlug", "raced"), last);
-    assert_eq!(served(&api, "promptId", &pid), last);
+    assert_eq!(api.served("promptSlug", "raced"), last);
+    assert_eq!(api.served("promptId", &pid), last);
 }

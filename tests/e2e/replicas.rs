@@ -11,10 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde_json::{Value, json};
-
 use crate::api::{Client, id, version_body};
-use crate::harness::{Options, Reply, Runtime, app_manifest, repo_root};
+use crate::harness::{Options, Runtime, app_manifest, repo_root};
 use crate::redis::RedisServer;
 
 const BOOTSTRAP: &str = "phk_0123456789abcdef0123456789abcdef";
@@ -89,25 +87,6 @@ fn client(rt: &Runtime) -> Client<'_> {
     }
 }
 
-fn execute(api: &Client, by: &str, value: &str) -> Reply {
-    api.post(
-        "/api/v1/gateway/execute",
-        &json!({by: value, "model": "echo", "variables": {"question": "where?"}}),
-    )
-}
-
-fn served(api: &Client, by: &str, value: &str) -> String {
-    let res = execute(api, by, value);
-    assert_eq!(res.status, 200, "{}", res.body);
-    res.json()["versionId"].as_str().unwrap().to_owned()
-}
-
-fn resolve(api: &Client, query: &str) -> Value {
-    let res = api.get(&format!("/api/v1/gateway/resolve?{query}"));
-    assert_eq!(res.status, 200, "{}", res.body);
-    res.json()
-}
-
 /// Each migration file is recorded once, and was applied by one replica.
 fn assert_migrated_once(c: &Cluster) {
     let db = rusqlite::Connection::open(c.state.join("sqlite_db.db")).unwrap();
@@ -142,8 +121,8 @@ fn the_app_on_redis_survives_eviction_refusal_and_a_dead_server() {
 
     // End to end on Redis: served, cached, and the entries live in Redis
     // under the store's label.
-    assert_eq!(served(&api, "promptSlug", "on-redis"), v1);
-    assert_eq!(resolve(&api, "promptSlug=on-redis")["cache"], "hit");
+    assert_eq!(api.served("promptSlug", "on-redis"), v1);
+    assert_eq!(api.resolve("promptSlug=on-redis")["cache"], "hit");
     let keys = c.redis.keys();
     assert!(!keys.is_empty(), "nothing cached in Redis");
     assert!(keys.iter().all(|k| k.starts_with("default:")), "{keys:?}");
@@ -152,10 +131,10 @@ fn the_app_on_redis_survives_eviction_refusal_and_a_dead_server() {
 
     // Eviction: a miss read from the database, then a hit again.
     c.redis.cmd(&["FLUSHALL"]);
-    let seen = resolve(&api, "promptSlug=on-redis");
+    let seen = api.resolve("promptSlug=on-redis");
     assert_eq!(seen["cache"], "miss", "{seen}");
     assert_eq!(seen["version"]["id"], v1.as_str());
-    assert_eq!(resolve(&api, "promptSlug=on-redis")["cache"], "hit");
+    assert_eq!(api.resolve("promptSlug=on-redis")["cache"], "hit");
 
     // Refusal (maxmemory reached, noeviction): the promote commits and
     // warns; the old entry is never served.
@@ -165,24 +144,24 @@ fn the_app_on_redis_survives_eviction_refusal_and_a_dead_server() {
     let promotion = api.promote(&pid, &v2);
     assert_eq!(promotion["versionId"], v2.as_str());
     assert!(promotion["warnings"].is_array(), "{promotion}");
-    assert_eq!(served(&api, "promptSlug", "on-redis"), v2);
-    assert_eq!(served(&api, "promptId", &pid), v2);
+    assert_eq!(api.served("promptSlug", "on-redis"), v2);
+    assert_eq!(api.served("promptId", &pid), v2);
     assert_eq!(
-        resolve(&api, "promptSlug=on-redis")["version"]["id"],
+        api.resolve("promptSlug=on-redis")["version"]["id"],
         v2.as_str()
     );
     c.redis.cmd(&["CONFIG", "SET", "maxmemory", "0"]);
-    assert_eq!(served(&api, "promptSlug", "on-redis"), v2);
-    assert_eq!(resolve(&api, "promptSlug=on-redis")["cache"], "hit");
+    assert_eq!(api.served("promptSlug", "on-redis"), v2);
+    assert_eq!(api.resolve("promptSlug=on-redis")["cache"], "hit");
 
     // Down: health degraded, the database serves, no error.
     c.redis.kill();
     let health = rt.get("/api/v1/gateway/health");
     assert_eq!(health.status, 200, "{}", health.body);
     assert_eq!(health.json()["status"], "degraded", "{}", health.body);
-    assert_eq!(served(&api, "promptSlug", "on-redis"), v2);
-    assert_eq!(served(&api, "promptId", &pid), v2);
-    let seen = resolve(&api, "promptSlug=on-redis");
+    assert_eq!(api.served("promptSlug", "on-redis"), v2);
+    assert_eq!(api.served("promptId", &pid), v2);
+    let seen = api.resolve("promptSlug=on-redis");
     assert_eq!(seen["cache"], "unavailable", "{seen}");
     assert_eq!(seen["version"]["id"], v2.as_str());
 
@@ -190,7 +169,7 @@ fn the_app_on_redis_survives_eviction_refusal_and_a_dead_server() {
     c.redis.restart();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let seen = resolve(&api, "promptSlug=on-redis");
+        let seen = api.resolve("promptSlug=on-redis");
         assert_eq!(seen["version"]["id"], v2.as_str());
         if seen["cache"] == "hit" {
             break;
@@ -261,13 +240,13 @@ fn three_replicas_read_their_writes_through_one_database_and_one_redis() {
                     n += 1;
                     let sent = Instant::now();
                     let (version, cache) = if n % 2 == 0 {
-                        let r = resolve(&api, &format!("promptId={pid}"));
+                        let r = api.resolve(&format!("promptId={pid}"));
                         (
                             r["version"]["id"].as_str().unwrap().to_owned(),
                             r["cache"].as_str().map(str::to_owned),
                         )
                     } else {
-                        (served(&api, "promptSlug", "replicated"), None)
+                        (api.served("promptSlug", "replicated"), None)
                     };
                     seen.push(Observation {
                         sent,
@@ -344,7 +323,7 @@ fn three_replicas_read_their_writes_through_one_database_and_one_redis() {
     assert!(hits > 0, "no resolve on B or C hit the shared cache");
     let last = &changes.last().unwrap().version;
     for rt in &c.replicas {
-        assert_eq!(&served(&client(rt), "promptId", &pid), last);
+        assert_eq!(&client(rt).served("promptId", &pid), last);
     }
 }
 
@@ -385,7 +364,7 @@ fn three_replicas_share_one_rate_limit() {
                     let api = client(&rt);
                     (0..5)
                         .map(|_| {
-                            let res = execute(&api, "promptId", &pid);
+                            let res = api.execute_echo("promptId", &pid);
                             (res.status, res.body)
                         })
                         .collect::<Vec<(u16, String)>>()
