@@ -654,6 +654,33 @@ mod tests {
         drop(other.close());
     }
 
+    /// What an instance that traps mid-transaction leaves: its store, and
+    /// with it the guest's connection table, is dropped without a close.
+    #[test]
+    fn an_instance_dropped_inside_a_transaction_leaves_none_open() {
+        let (_dir, db) = database();
+        let db = Arc::new(db);
+        let databases: Arc<Databases> = Arc::new(BTreeMap::from([(
+            "default".to_owned(),
+            db.clone() as Arc<dyn SqliteBackend>,
+        )]));
+        let allowed = Arc::new(BTreeSet::from(["default".to_owned()]));
+        let mut state = SqliteState::new(allowed, databases);
+        let conn = state.push(db.connect().unwrap()).unwrap();
+        {
+            let conn = state.get(&conn).unwrap();
+            let mut conn = conn.lock().unwrap();
+            conn.query("BEGIN IMMEDIATE", vec![]).unwrap();
+            conn.query("INSERT INTO t (x) VALUES (1)", vec![]).unwrap();
+        }
+        drop(state);
+        assert_eq!(db.pool_counts(), (0, 1));
+        assert_eq!(count(&db), 0);
+        let mut next = db.connect().unwrap();
+        next.query("BEGIN IMMEDIATE", vec![]).unwrap();
+        next.query("COMMIT", vec![]).unwrap();
+    }
+
     #[test]
     fn connection_state_changes_close_the_connection() {
         for sql in [
