@@ -73,7 +73,7 @@ fn an_unsupported_runtime_config_backend_is_a_startup_error() {
     let config = dir.path().join("runtime-config.toml");
     std::fs::write(
         &config,
-        "[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:6379\"\n",
+        "[sqlite_database.default]\ntype = \"libsql\"\nurl = \"https://db.example.turso.io\"\ntoken = \"t\"\n",
     )
     .unwrap();
     let stderr = start_fails(
@@ -81,7 +81,10 @@ fn an_unsupported_runtime_config_backend_is_a_startup_error() {
             .arg("--runtime-config-file")
             .arg(config.to_str().unwrap()),
     );
-    assert!(stderr.contains("redis"), "{stderr}");
+    assert!(
+        stderr.contains("libsql") && stderr.contains("not supported by the local runtime yet"),
+        "{stderr}"
+    );
 }
 
 #[test]
