@@ -19,6 +19,7 @@ mod gateway;
 mod gateway_faults;
 mod logs;
 mod openai_compat;
+mod provider_paths;
 
 mod health;
 mod host_interfaces;

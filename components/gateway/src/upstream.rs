@@ -21,18 +21,31 @@ const MAX_BODY_BYTES: usize = 8 << 20;
 
 /// Where a provider lives and how to authenticate to it.
 pub struct ProviderConfig {
+    /// Everything before the provider's endpoint: `<prefix>_base_url` (the
+    /// origin) followed by `<prefix>_base_path`.
     pub base_url: String,
     pub api_key: String,
 }
 
-/// Reads `provider`'s `<prefix>_base_url` and `<prefix>_api_key` variables.
+/// Reads `provider`'s `<prefix>_base_url`, `<prefix>_base_path` and
+/// `<prefix>_api_key` variables.
+///
+/// `<prefix>_base_url` is an origin, `scheme://host[:port]`: spin.toml's
+/// `allowed_outbound_hosts` is built from it and Spin allows nothing else
+/// there. A provider behind a path (`https://openrouter.ai/api/v1`, a local
+/// `http://127.0.0.1:11434/v1`) sets the path in `<prefix>_base_path`
+/// (`/api/v1`, `/v1`); empty means the provider's standard version path
+/// (`/v1`, Google `/v1beta`, DeepSeek none).
+///
 /// An empty key means the deployment did not configure the provider: 503
-/// `PROVIDER_NOT_CONFIGURED`, naming the variable to set.
+/// `PROVIDER_NOT_CONFIGURED`, naming the variable to set; so does a base URL
+/// with a path or a base path without a leading `/`.
 pub async fn config(provider: Provider) -> Result<ProviderConfig, ApiError> {
     let prefix = provider
         .variable_prefix()
         .ok_or_else(|| ApiError::internal(format!("{} has no configuration", provider.name())))?;
-    let base_url = prompthelm_component_kit::variables::get(&format!("{prefix}_base_url")).await?;
+    let origin = prompthelm_component_kit::variables::get(&format!("{prefix}_base_url")).await?;
+    let path = prompthelm_component_kit::variables::get(&format!("{prefix}_base_path")).await?;
     let api_key = prompthelm_component_kit::variables::get(&format!("{prefix}_api_key")).await?;
     if api_key.is_empty() {
         return Err(not_configured(format!(
@@ -42,7 +55,34 @@ pub async fn config(provider: Provider) -> Result<ProviderConfig, ApiError> {
             prefix.to_ascii_uppercase()
         )));
     }
+    let base_url = join_base(&origin, &path).map_err(|why| {
+        not_configured(format!(
+            "the {} provider is misconfigured: {why} (variables {prefix}_base_url = \
+             scheme://host[:port], {prefix}_base_path = the path before the endpoint, \
+             e.g. /v1)",
+            provider.name()
+        ))
+    })?;
     Ok(ProviderConfig { base_url, api_key })
+}
+
+/// `origin` (one trailing `/` tolerated, as in `allowed_outbound_hosts`)
+/// followed by `path` (empty, or starting with `/`; trailing `/`s dropped).
+fn join_base(origin: &str, path: &str) -> Result<String, String> {
+    let origin = origin.strip_suffix('/').unwrap_or(origin);
+    let has_path = origin
+        .split_once("://")
+        .is_some_and(|(_, rest)| rest.contains('/'));
+    if has_path {
+        return Err(format!(
+            "the base URL {origin:?} has a path; it must be scheme://host[:port] (the outbound \
+             allow-list entry) with the path in the base path variable"
+        ));
+    }
+    if !path.is_empty() && !path.starts_with('/') {
+        return Err(format!("the base path {path:?} must start with /"));
+    }
+    Ok(format!("{origin}{}", path.trim_end_matches('/')))
 }
 
 pub fn not_configured(message: String) -> ApiError {
@@ -234,5 +274,37 @@ fn describe(code: &impl std::fmt::Debug) -> String {
             .to_owned()
     } else {
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::join_base;
+
+    #[test]
+    fn joins_origin_and_base_path() {
+        let ok = [
+            ("https://api.openai.com", "", "https://api.openai.com"),
+            ("https://api.openai.com/", "", "https://api.openai.com"),
+            (
+                "https://openrouter.ai",
+                "/api/v1",
+                "https://openrouter.ai/api/v1",
+            ),
+            (
+                "http://127.0.0.1:11434",
+                "/v1/",
+                "http://127.0.0.1:11434/v1",
+            ),
+        ];
+        for (origin, path, want) in ok {
+            assert_eq!(
+                join_base(origin, path).as_deref(),
+                Ok(want),
+                "{origin} {path}"
+            );
+        }
+        assert!(join_base("https://openrouter.ai/api/v1", "").is_err());
+        assert!(join_base("https://openrouter.ai", "api/v1").is_err());
     }
 }

@@ -69,7 +69,7 @@ impl Provider {
         }
     }
 
-    /// The public API's base URL, used when `<prefix>_base_url` is unset.
+    /// The public API's origin, the default of `<prefix>_base_url`.
     /// `None` for [`Provider::Echo`].
     pub fn default_base_url(self) -> Option<&'static str> {
         match self {
@@ -77,6 +77,19 @@ impl Provider {
             Provider::Anthropic => Some("https://api.anthropic.com"),
             Provider::Google => Some("https://generativelanguage.googleapis.com"),
             Provider::DeepSeek => Some("https://api.deepseek.com"),
+            Provider::Echo => None,
+        }
+    }
+
+    /// The path put between a base URL that has none (a bare
+    /// `scheme://host[:port]`) and the endpoint: the API version the request
+    /// formats of this crate follow. A base URL with a path is used as is
+    /// (see [`crate::request::build`]).
+    pub fn default_base_path(self) -> Option<&'static str> {
+        match self {
+            Provider::OpenAi | Provider::Anthropic => Some("/v1"),
+            Provider::Google => Some("/v1beta"),
+            Provider::DeepSeek => Some(""),
             Provider::Echo => None,
         }
     }
@@ -158,6 +171,10 @@ mod tests {
         }
         assert_eq!(Provider::Echo.variable_prefix(), None);
         assert_eq!(Provider::Echo.default_base_url(), None);
+        assert_eq!(Provider::OpenAi.default_base_path(), Some("/v1"));
+        assert_eq!(Provider::DeepSeek.default_base_path(), Some(""));
+        assert_eq!(Provider::Google.default_base_path(), Some("/v1beta"));
+        assert_eq!(Provider::Echo.default_base_path(), None);
         assert_eq!(
             Provider::Google.default_base_url(),
             Some("https://generativelanguage.googleapis.com")

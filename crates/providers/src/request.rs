@@ -67,13 +67,18 @@ impl std::fmt::Display for BuildError {
 
 impl std::error::Error for BuildError {}
 
-/// Builds `provider`'s real request for `chat`. `base_url` is the scheme and
-/// host (a trailing `/` is ignored), e.g. `https://api.openai.com`.
+/// Builds `provider`'s real request for `chat`.
 ///
-/// Endpoints: OpenAI `POST /v1/chat/completions`, DeepSeek
-/// `POST /chat/completions`, Anthropic `POST /v1/messages`, Google
-/// `POST /v1beta/models/{model}:generateContent` (or
-/// `:streamGenerateContent?alt=sse` when streaming).
+/// `base_url` is everything before the provider's endpoint (trailing `/`s
+/// are ignored), as in the providers' own SDKs: `https://api.openai.com/v1`,
+/// `https://openrouter.ai/api/v1`, `http://127.0.0.1:11434/v1`. A base
+/// without a path (`https://api.openai.com`) gets the provider's
+/// [`Provider::default_base_path`] (`/v1`; Google `/v1beta`; DeepSeek none),
+/// so bare origins keep working.
+///
+/// Endpoints (after the base): OpenAI and DeepSeek `POST /chat/completions`,
+/// Anthropic `POST /messages`, Google `POST /models/{model}:generateContent`
+/// (or `:streamGenerateContent?alt=sse` when streaming).
 pub fn build(
     provider: Provider,
     chat: &ChatRequest,
@@ -84,7 +89,7 @@ pub fn build(
     let (path, (key_header, key_value), body) = match provider {
         Provider::Echo => return Err(BuildError::LocalModel),
         Provider::OpenAi => (
-            "/v1/chat/completions".to_owned(),
+            "/chat/completions".to_owned(),
             (AUTHORIZATION, format!("Bearer {api_key}")),
             openai_body(chat, openai_max_tokens_field(&chat.model)),
         ),
@@ -94,7 +99,7 @@ pub fn build(
             openai_body(chat, "max_tokens"),
         ),
         Provider::Anthropic => (
-            "/v1/messages".to_owned(),
+            "/messages".to_owned(),
             (HeaderName::from_static("x-api-key"), api_key.to_owned()),
             anthropic_body(chat),
         ),
@@ -108,7 +113,12 @@ pub fn build(
         ),
     };
 
-    let url = format!("{base}{path}");
+    let version = if has_path(base) {
+        ""
+    } else {
+        provider.default_base_path().unwrap_or("")
+    };
+    let url = format!("{base}{version}{path}");
     let uri: Uri = url
         .parse()
         .map_err(|_| BuildError::InvalidBaseUrl(base_url.to_owned()))?;
@@ -225,14 +235,21 @@ fn anthropic_body(chat: &ChatRequest) -> Value {
     Value::Object(body)
 }
 
+/// Whether `base` (trailing `/`s already trimmed) has a path after its
+/// `scheme://authority`.
+fn has_path(base: &str) -> bool {
+    base.split_once("://")
+        .is_some_and(|(_, rest)| rest.contains('/'))
+}
+
 fn google_path(chat: &ChatRequest) -> String {
     // The model is a path segment: escape it so a crafted name cannot reach
     // another endpoint with our key.
     let model = percent_encode_segment(&chat.model);
     if chat.stream {
-        format!("/v1beta/models/{model}:streamGenerateContent?alt=sse")
+        format!("/models/{model}:streamGenerateContent?alt=sse")
     } else {
-        format!("/v1beta/models/{model}:generateContent")
+        format!("/models/{model}:generateContent")
     }
 }
 
@@ -551,7 +568,95 @@ mod tests {
             "k",
         )
         .unwrap();
-        assert_eq!(r.uri(), "http://localhost:8080/proxy/v1/chat/completions");
+        assert_eq!(r.uri(), "http://localhost:8080/proxy/chat/completions");
+    }
+
+    #[test]
+    fn joins_a_base_path_with_the_endpoint_without_doubling_the_version() {
+        let cases = [
+            (
+                Provider::OpenAi,
+                "gpt-4o",
+                "https://api.openai.com/v1",
+                "https://api.openai.com/v1/chat/completions",
+            ),
+            (
+                Provider::OpenAi,
+                "gpt-4o",
+                "https://api.openai.com/v1/",
+                "https://api.openai.com/v1/chat/completions",
+            ),
+            (
+                Provider::OpenAi,
+                "gpt-4o",
+                "https://openrouter.ai/api/v1",
+                "https://openrouter.ai/api/v1/chat/completions",
+            ),
+            (
+                Provider::OpenAi,
+                "gpt-4o",
+                "https://api.groq.com/openai/v1",
+                "https://api.groq.com/openai/v1/chat/completions",
+            ),
+            (
+                Provider::OpenAi,
+                "gpt-4o",
+                "http://127.0.0.1:11434/v1",
+                "http://127.0.0.1:11434/v1/chat/completions",
+            ),
+            (
+                Provider::OpenAi,
+                "gpt-4o",
+                "http://127.0.0.1:11434",
+                "http://127.0.0.1:11434/v1/chat/completions",
+            ),
+            (
+                Provider::OpenAi,
+                "gpt-4o",
+                "http://127.0.0.1:11434/",
+                "http://127.0.0.1:11434/v1/chat/completions",
+            ),
+            (
+                Provider::DeepSeek,
+                "deepseek-chat",
+                "https://api.deepseek.com",
+                "https://api.deepseek.com/chat/completions",
+            ),
+            (
+                Provider::DeepSeek,
+                "deepseek-chat",
+                "https://api.deepseek.com/v1",
+                "https://api.deepseek.com/v1/chat/completions",
+            ),
+            (
+                Provider::Anthropic,
+                "claude-x",
+                "https://api.anthropic.com",
+                "https://api.anthropic.com/v1/messages",
+            ),
+            (
+                Provider::Anthropic,
+                "claude-x",
+                "https://gw.example/anthropic/v1",
+                "https://gw.example/anthropic/v1/messages",
+            ),
+            (
+                Provider::Google,
+                "gemini-2.0-flash",
+                "https://g.example",
+                "https://g.example/v1beta/models/gemini-2.0-flash:generateContent",
+            ),
+            (
+                Provider::Google,
+                "gemini-2.0-flash",
+                "https://g.example/google/v1beta",
+                "https://g.example/google/v1beta/models/gemini-2.0-flash:generateContent",
+            ),
+        ];
+        for (provider, model, base, want) in cases {
+            let r = build(provider, &chat(model), base, "k").unwrap();
+            assert_eq!(r.uri(), want, "{base}");
+        }
     }
 
     #[test]
