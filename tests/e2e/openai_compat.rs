@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 use serde_json::{Value, json};
 
 use crate::api::{Client, id};
-use crate::harness::{Runtime, send};
+use crate::harness::{Flavor, Runtime, send};
 use crate::stub::{StubOptions as _, StubProvider, reply_to};
 
 const PACKAGE: &str = "openai";
@@ -75,10 +75,6 @@ fn seed(admin: &Client) -> String {
     admin.mint("openai compat", &["gateway:execute"]).1
 }
 
-fn start(opts: crate::harness::Options) -> Runtime {
-    Runtime::start(opts).unwrap_or_else(|f| panic!("prompthelm up failed:\n{}", f.stderr))
-}
-
 fn logged(rt: &Runtime) -> Vec<BTreeMap<String, Value>> {
     rt.execution_logs()
 }
@@ -120,10 +116,22 @@ fn assert_error(e: &Value, class: &str, status: u16, code: &str) {
 
 #[test]
 fn the_openai_sdk_runs_managed_prompts() {
+    openai_sdk(Flavor::Prompthelm);
+}
+
+#[test]
+fn the_openai_sdk_runs_managed_prompts_under_spin() {
+    if let Some(spin) = Flavor::spin() {
+        openai_sdk(spin);
+    }
+}
+
+/// The official `openai` package against the app served by `flavor`.
+fn openai_sdk(flavor: Flavor) {
     let python = openai_python();
     let stub = StubProvider::start();
-    let rt = start(stub.app_options());
-    let limited = start(stub.app_options().rate_limit_per_minute(1));
+    let rt = flavor.start(stub.app_options());
+    let limited = flavor.start(stub.app_options().rate_limit_per_minute(1));
     let key = seed(&Client::admin(&rt));
     let limited_key = seed(&Client::admin(&limited));
 
