@@ -4,8 +4,9 @@
 //! [`prompthelm_domain::openai`]); this module holds the model list and
 //! OpenAI's error shape.
 
-use http::HeaderValue;
-use prompthelm_component_kit::{ApiError, JsonResponse, Method, RequestContext, StatusCode, codes};
+use prompthelm_component_kit::{
+    ApiError, JsonResponse, Method, RequestContext, StatusCode, codes, with_allow,
+};
 use prompthelm_domain::auth::Scope;
 use prompthelm_domain::openai;
 use prompthelm_domain::pagination::{MAX_LIMIT, PageRequest};
@@ -81,23 +82,10 @@ pub fn method_not_allowed(
     path: &str,
     allowed: &[Method],
 ) -> JsonResponse {
-    let allow = allowed
-        .iter()
-        .map(Method::as_str)
-        .collect::<Vec<_>>()
-        .join(", ");
-    let mut response = error_response(
-        ctx,
-        &ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            codes::METHOD_NOT_ALLOWED,
-            format!("method {method} is not allowed on {path}; allowed: {allow}"),
-        ),
-    );
-    if let Ok(value) = HeaderValue::from_str(&allow) {
-        response.headers_mut().insert(http::header::ALLOW, value);
-    }
-    response
+    with_allow(
+        error_response(ctx, &ApiError::method_not_allowed(method, path, allowed)),
+        allowed,
+    )
 }
 
 /// `GET /api/v1/openai/v1/models`: the organization's prompts (not

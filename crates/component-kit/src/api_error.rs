@@ -48,6 +48,17 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, code, message)
     }
 
+    /// 405 `METHOD_NOT_ALLOWED` naming the methods `path` takes; answer it
+    /// through [`crate::with_allow`] so the `Allow` header says the same.
+    pub fn method_not_allowed(method: &http::Method, path: &str, allowed: &[http::Method]) -> Self {
+        let allow = crate::response::allow_list(allowed);
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            codes::METHOD_NOT_ALLOWED,
+            format!("method {method} is not allowed on {path}; allowed: {allow}"),
+        )
+    }
+
     /// 409 with its own code (`SLUG_TAKEN`, ...).
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, code, message)

@@ -37,7 +37,7 @@ pub use context::{RequestContext, now_unix_millis, random_bytes};
 pub use http::{Method, StatusCode};
 pub use prompthelm_domain::ErrorEnvelope;
 pub use prompthelm_domain::envelope::codes;
-pub use response::{JsonResponse, REQUEST_ID_HEADER, set_content_length};
+pub use response::{JsonResponse, REQUEST_ID_HEADER, set_content_length, with_allow};
 /// For components that handle JSON beyond the helpers here (and their
 /// tests), without a dependency of their own.
 pub use serde_json;

@@ -80,20 +80,10 @@ impl RequestContext {
         path: &str,
         allowed: &[Method],
     ) -> JsonResponse {
-        let allow = allowed
-            .iter()
-            .map(Method::as_str)
-            .collect::<Vec<_>>()
-            .join(", ");
-        let mut resp = self.error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            codes::METHOD_NOT_ALLOWED,
-            format!("method {method} is not allowed on {path}; allowed: {allow}"),
-        );
-        if let Ok(value) = HeaderValue::from_str(&allow) {
-            resp.headers_mut().insert(header::ALLOW, value);
-        }
-        resp
+        with_allow(
+            self.api_error(&crate::ApiError::method_not_allowed(method, path, allowed)),
+            allowed,
+        )
     }
 
     fn raw_json(&self, status: StatusCode, body: String) -> JsonResponse {
@@ -118,6 +108,23 @@ impl RequestContext {
         set_content_length(&mut resp);
         resp
     }
+}
+
+/// Adds the `Allow` header a 405 must carry, listing `allowed`; the body is
+/// the caller's ([`crate::ApiError::method_not_allowed`] in any shape).
+pub fn with_allow(mut resp: JsonResponse, allowed: &[Method]) -> JsonResponse {
+    if let Ok(value) = HeaderValue::from_str(&allow_list(allowed)) {
+        resp.headers_mut().insert(header::ALLOW, value);
+    }
+    resp
+}
+
+pub(crate) fn allow_list(allowed: &[Method]) -> String {
+    allowed
+        .iter()
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Declares the length of a body that is complete before sending. Without
