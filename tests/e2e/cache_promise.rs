@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::api::{Client, id, version_body};
 use crate::harness::{Options, Reply, Runtime, app_manifest};
+use crate::timeline::{Change, assert_served_current};
 
 /// A second connection to the runtime's key-value file, for faults.
 pub struct KvFaults(rusqlite::Connection);
@@ -301,13 +302,6 @@ enum State {
     Archived,
 }
 
-/// One change of the production state, as the writer saw it.
-struct Change {
-    sent: Instant,
-    returned: Instant,
-    state: State,
-}
-
 /// One gateway call, as its caller saw it.
 struct Observation {
     sent: Instant,
@@ -474,24 +468,7 @@ fn randomized_promotes_and_kv_faults_never_serve_a_superseded_state() {
     let changes = changes.lock().unwrap();
     let mut checked = 0;
     for call in &observations {
-        // The last change that returned before the call was sent, and every
-        // change sent before the call returned, are what it may see.
-        let floor = changes
-            .iter()
-            .rposition(|c| c.returned < call.sent)
-            .expect("the first promote returned before any call");
-        let allowed: Vec<&State> = changes[floor..]
-            .iter()
-            .enumerate()
-            .filter(|(i, c)| *i == 0 || c.sent < call.returned)
-            .map(|(_, c)| &c.state)
-            .collect();
-        assert!(
-            allowed.contains(&&call.state),
-            "a call sent after {:?} had returned was served {:?}; allowed: {allowed:?}",
-            changes[floor].state,
-            call.state
-        );
+        assert_served_current(&changes, call.sent, call.returned, &call.state);
         checked += 1;
     }
     assert!(checked > 100, "only {checked} calls were checked");

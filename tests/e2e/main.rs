@@ -6,6 +6,7 @@ mod harness;
 mod history;
 mod redis;
 mod stub;
+mod timeline;
 mod venv;
 
 mod analytics;

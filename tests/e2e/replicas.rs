@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::api::{Client, id, version_body};
 use crate::harness::{Options, Runtime, app_manifest, repo_root};
 use crate::redis::RedisServer;
+use crate::timeline::{Change, assert_served_current};
 
 const BOOTSTRAP: &str = "phk_0123456789abcdef0123456789abcdef";
 
@@ -182,13 +183,6 @@ fn the_app_on_redis_survives_eviction_refusal_and_a_dead_server() {
     assert_migrated_once(&c);
 }
 
-/// One promote on replica A, as A's client saw it.
-struct Change {
-    sent: Instant,
-    returned: Instant,
-    version: String,
-}
-
 /// One gateway call on replica B or C.
 struct Observation {
     sent: Instant,
@@ -223,7 +217,7 @@ fn three_replicas_read_their_writes_through_one_database_and_one_redis() {
     let changes = Arc::new(Mutex::new(vec![Change {
         sent: t0,
         returned: Instant::now(),
-        version: versions[0].clone(),
+        state: versions[0].clone(),
     }]));
     let done = Arc::new(AtomicBool::new(false));
 
@@ -281,7 +275,7 @@ fn three_replicas_read_their_writes_through_one_database_and_one_redis() {
         changes.lock().unwrap().push(Change {
             sent,
             returned,
-            version: vid.clone(),
+            state: vid.clone(),
         });
         std::thread::sleep(Duration::from_millis(10 + u64::from(rng % 20)));
     }
@@ -293,22 +287,7 @@ fn three_replicas_read_their_writes_through_one_database_and_one_redis() {
 
     let changes = changes.lock().unwrap();
     for call in &observations {
-        let floor = changes
-            .iter()
-            .rposition(|ch| ch.returned < call.sent)
-            .expect("the first promote returned before any call");
-        let allowed: Vec<&str> = changes[floor..]
-            .iter()
-            .enumerate()
-            .filter(|(i, ch)| *i == 0 || ch.sent < call.returned)
-            .map(|(_, ch)| ch.version.as_str())
-            .collect();
-        assert!(
-            allowed.contains(&call.version.as_str()),
-            "a call sent after the promote of {} had returned was served {}; allowed: {allowed:?}",
-            changes[floor].version,
-            call.version
-        );
+        assert_served_current(&changes, call.sent, call.returned, &call.version);
     }
     assert!(
         observations.len() > 100,
@@ -321,7 +300,7 @@ fn three_replicas_read_their_writes_through_one_database_and_one_redis() {
         .filter(|o| o.cache.as_deref() == Some("hit"))
         .count();
     assert!(hits > 0, "no resolve on B or C hit the shared cache");
-    let last = &changes.last().unwrap().version;
+    let last = &changes.last().unwrap().state;
     for rt in &c.replicas {
         assert_eq!(&client(rt).served("promptId", &pid), last);
     }

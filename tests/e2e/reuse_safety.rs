@@ -338,21 +338,11 @@ fn check_rows(rt: &Runtime, orgs: [&Org; 2]) {
             .unwrap_or_else(|| panic!("a row with a request id we never sent: {request_id}"))
     };
     let mut logged = 0;
-    let mut stmt = db
-        .prepare("SELECT id, organization_id, request_id, prompt_id FROM execution_logs")
-        .unwrap();
-    let rows = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, Option<String>>(3)?,
-            ))
-        })
-        .unwrap();
-    for row in rows {
-        let (id, org_id, request_id, prompt_id) = row.unwrap();
+    let logs = rows(
+        &db,
+        "SELECT id, organization_id, request_id, prompt_id FROM execution_logs",
+    );
+    for (id, org_id, request_id, prompt_id) in logs {
         let org = org_of(&request_id);
         assert_eq!(org_id, org.org_id, "log {id} of {request_id}");
         assert_eq!(
@@ -369,25 +359,13 @@ fn check_rows(rt: &Runtime, orgs: [&Org; 2]) {
         .sum();
     assert_eq!(logged, executed);
 
-    let mut stmt = db
-        .prepare(
-            "SELECT organization_id, request_id, actor, prompt_id FROM audit_log \
-             WHERE request_id LIKE 'rs-%'",
-        )
-        .unwrap();
-    let rows = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, Option<String>>(3)?,
-            ))
-        })
-        .unwrap();
+    let entries = rows(
+        &db,
+        "SELECT organization_id, request_id, actor, prompt_id FROM audit_log \
+         WHERE request_id LIKE 'rs-%'",
+    );
     let mut audited = 0;
-    for row in rows {
-        let (org_id, request_id, actor, prompt_id) = row.unwrap();
+    for (org_id, request_id, actor, prompt_id) in entries {
         let org = org_of(&request_id);
         // The new organization is audited where the operator acted.
         assert_eq!(org_id, org.org_id, "audit row of {request_id}");
@@ -411,6 +389,16 @@ fn check_rows(rt: &Runtime, orgs: [&Org; 2]) {
             assert_eq!(owner, org.org_id, "prompt {pid}");
         }
     }
+}
+
+/// The rows of `sql`, which selects three text columns and a nullable one.
+fn rows(db: &rusqlite::Connection, sql: &str) -> Vec<(String, String, String, Option<String>)> {
+    db.prepare(sql)
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
 }
 
 /// The runtime's count at shutdown: (instances created, requests served)
