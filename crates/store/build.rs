@@ -7,7 +7,10 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
+    // Read at run time, not with env!: the compiled build script is reused
+    // by clones at other paths that share a target dir (CI does).
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo");
+    let dir = Path::new(&manifest_dir).join("../../migrations");
     println!("cargo:rerun-if-changed={}", dir.display());
     let migrations = prompthelm_migrations::load_dir(&dir)
         .unwrap_or_else(|e| panic!("migrations/ does not load: {e:#}"));

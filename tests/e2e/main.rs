@@ -20,6 +20,7 @@ mod gateway;
 mod gateway_faults;
 mod logs;
 mod openai_compat;
+mod provider_expect;
 mod provider_paths;
 
 mod health;

@@ -50,6 +50,10 @@ struct Cli {
     /// Also write the report to this file.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Measure `prompthelm up` only, even when a Spin binary is found (a
+    /// quicker A/B of a change to the local runtime).
+    #[arg(long)]
+    no_spin: bool,
 }
 
 /// The runs, in order: the baseline and the gateway alternate so each pair
@@ -86,7 +90,12 @@ fn main() -> anyhow::Result<ExitCode> {
         },
         &stub.base_url,
     )?];
-    let spin = Spin::find(&paths.workspace);
+    let spin = if cli.no_spin {
+        eprintln!("bench: --no-spin: skipping the spin up rows");
+        None
+    } else {
+        Spin::find(&paths.workspace)
+    };
     if let Some(spin) = &spin {
         let started = Server::start(
             Runtime::Spin,

@@ -210,6 +210,30 @@ pub async fn send(
     request
         .headers_mut()
         .insert(http::header::CONTENT_LENGTH, length);
+    // Spin's client still writes the head and the body in two writes, and
+    // Nagle holds the body until the head is acknowledged: ~40 ms of the
+    // provider's delayed ACK per call. A provider answers `Expect:
+    // 100-continue` with an interim `100 Continue` as soon as the head is
+    // in, which acknowledges it, so the body leaves at once. The client
+    // does not wait for that answer, so a provider that ignores the header
+    // costs nothing; one that refuses it (417) is asked again without it.
+    let retry = request.clone();
+    request.headers_mut().insert(
+        http::header::EXPECT,
+        http::HeaderValue::from_static("100-continue"),
+    );
+    match send_once(request, deadline).await? {
+        refused if refused.status() == StatusCode::EXPECTATION_FAILED => {
+            send_once(retry, deadline).await
+        }
+        response => Ok(response),
+    }
+}
+
+async fn send_once(
+    request: http::Request<Vec<u8>>,
+    deadline: &Deadline,
+) -> Result<Response, UpstreamError> {
     let request = request.map(|body| Full::new(Bytes::from(body)));
     match deadline.race(spin_sdk::http::send(request)).await {
         None => Err(UpstreamError::Timeout {

@@ -12,9 +12,17 @@ use wasmtime::component::{Accessor, FutureReader, HasData, Resource, ResourceTab
 
 use super::bindings::spin::key_value::key_value::{self as wit, Error};
 
-/// A key-value backend for one store label.
+/// A key-value backend for one store label. Calls may block; the host runs
+/// them on tokio's blocking pool, except `get_now`.
 pub trait KeyValueBackend: Send + Sync {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error>;
+    /// `get`, answered on the caller's thread when that cannot block (a
+    /// local read on an idle connection), else `None`: the gateway reads
+    /// one key per call, and a hand-off to another thread costs more than
+    /// the read.
+    fn get_now(&self, _key: &str) -> Option<Result<Option<Vec<u8>>, Error>> {
+        None
+    }
     fn set(&self, key: &str, value: &[u8]) -> Result<(), Error>;
     fn delete(&self, key: &str) -> Result<(), Error>;
     fn exists(&self, key: &str) -> Result<bool, Error>;
@@ -82,24 +90,62 @@ impl SqliteKeyValue {
             }
         };
         let result = f(&conn).map_err(|e| Error::Other(e.to_string()));
-        if result.is_ok()
-            && conn.is_autocommit()
+        if result.is_ok() {
+            self.keep_reader(conn);
+        }
+        result
+    }
+
+    /// Keeps a read connection that worked for the next read, if there is
+    /// room among the idle ones.
+    fn keep_reader(&self, conn: rusqlite::Connection) {
+        if conn.is_autocommit()
             && let Ok(mut readers) = self.readers.lock()
             && readers.len() < MAX_IDLE_READERS
         {
             readers.push(conn);
         }
-        result
     }
 }
+
+const GET_VALUE: &str = "SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2";
 
 impl KeyValueBackend for SqliteKeyValue {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
         self.with_reader(|c| {
-            c.prepare_cached("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2")?
+            c.prepare_cached(GET_VALUE)?
                 .query_row((&self.label, key), |r| r.get(0))
                 .optional()
         })
+    }
+
+    fn get_now(&self, key: &str) -> Option<Result<Option<Vec<u8>>, Error>> {
+        let conn = self.readers.lock().ok()?.pop()?;
+        // Without a busy handler a read that would wait (rare in WAL mode:
+        // a checkpoint resetting the log) fails at once instead of sleeping.
+        if conn.busy_timeout(std::time::Duration::ZERO).is_err() {
+            return None;
+        }
+        let result = conn
+            .prepare_cached(GET_VALUE)
+            .and_then(|mut stmt| stmt.query_row((&self.label, key), |r| r.get(0)).optional());
+        let restored = conn.busy_timeout(super::sqlite::BUSY_TIMEOUT).is_ok();
+        match result {
+            Ok(value) => {
+                if restored {
+                    self.keep_reader(conn);
+                }
+                Some(Ok(value))
+            }
+            // Busy: the blocking path reads again and may wait.
+            Err(e) if super::sqlite::is_busy(&e) => {
+                if restored {
+                    self.keep_reader(conn);
+                }
+                None
+            }
+            Err(e) => Some(Err(Error::Other(e.to_string()))),
+        }
     }
 
     fn set(&self, key: &str, value: &[u8]) -> Result<(), Error> {
@@ -221,6 +267,9 @@ impl<T> wit::HostStoreWithStore<T> for KeyValueFactor {
         key: String,
     ) -> Result<Option<Vec<u8>>, Error> {
         let backend = accessor.with(|mut a| a.get().get(&store))?;
+        if let Some(value) = backend.get_now(&key) {
+            return value;
+        }
         blocking(backend, move |b| b.get(&key)).await
     }
 
@@ -270,5 +319,28 @@ impl<T> wit::HostStoreWithStore<T> for KeyValueFactor {
             let done = FutureReader::new(&mut a, async move { wasmtime::error::Ok(result) })?;
             Ok((keys, done))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn get_now_answers_only_on_an_idle_read_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteKeyValue::open("default", &dir.path().join("kv.db")).unwrap();
+        store.set("k", b"v1").unwrap();
+        // No read connection is open yet: opening one is file I/O, left to
+        // the blocking pool.
+        assert!(store.get_now("k").is_none());
+        assert_eq!(store.get("k").unwrap().as_deref(), Some(&b"v1"[..]));
+        // Now one is idle; it sees the latest write and comes back after.
+        store.set("k", b"v2").unwrap();
+        assert_eq!(
+            store.get_now("k").unwrap().unwrap().as_deref(),
+            Some(&b"v2"[..])
+        );
+        assert_eq!(store.get_now("missing").unwrap().unwrap(), None);
     }
 }

@@ -26,7 +26,7 @@ use wasmtime::component::{Accessor, FutureReader, HasData, Resource, ResourceTab
 use super::bindings::spin::sqlite::sqlite::{self as wit, Error, QueryResult, RowResult, Value};
 
 /// How long a connection waits for another writer before giving up.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Connections a database may have open for guests at once. More guest
 /// opens wait (up to [`POOL_WAIT`]) for one to come back.
@@ -37,6 +37,9 @@ const POOL_MAX_IDLE: usize = 16;
 
 /// How long a guest `open` waits for a free connection before failing.
 const POOL_WAIT: Duration = Duration::from_secs(5);
+
+/// Prepared statements each connection keeps (more than the app has).
+const STATEMENT_CACHE_CAPACITY: usize = 512;
 
 /// How often the WAL is checkpointed and truncated in the background.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
@@ -50,12 +53,35 @@ const JOURNAL_SIZE_LIMIT: i64 = 16 << 20;
 
 /// A backend that can open connections to one database.
 pub trait SqliteBackend: Send + Sync {
+    /// A connection, waiting (blocking) for one if need be.
     fn connect(&self) -> Result<Box<dyn SqliteConnection>, Error>;
+    /// A connection at once if one is ready without blocking (an idle
+    /// pooled one), else `None`.
+    fn connect_now(&self) -> Option<Box<dyn SqliteConnection>> {
+        None
+    }
 }
 
-/// One open connection. Calls block; the host runs them off the async runtime.
+/// Whether a statement may wait for another connection's lock.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Wait {
+    /// Up to the busy timeout: only on a thread that may block.
+    Allowed,
+    /// Not at all: a statement that would wait fails with nothing changed
+    /// (`Ok(None)`), so it can run again with [`Wait::Allowed`] elsewhere.
+    Never,
+}
+
+/// One open connection.
 pub trait SqliteConnection: Send {
-    fn query(&mut self, sql: &str, params: Vec<Value>) -> Result<QueryResult, Error>;
+    /// Runs one statement; `Ok(None)` only with [`Wait::Never`], when the
+    /// statement would have had to wait for a lock.
+    fn query(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        wait: Wait,
+    ) -> Result<Option<QueryResult>, Error>;
     fn changes(&self) -> u64;
     fn last_insert_rowid(&self) -> i64;
 }
@@ -165,6 +191,9 @@ pub(super) fn connect_file(path: &Path) -> rusqlite::Result<rusqlite::Connection
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     // A checkpoint that resets the WAL also shrinks it back to this size.
     conn.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)?;
+    // Pooled connections serve every component, so they see all of the
+    // app's statements; rusqlite's default of 16 cached ones would thrash.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
     Ok(conn)
 }
 
@@ -185,6 +214,14 @@ struct PoolState {
 }
 
 impl Pool {
+    /// An idle connection, if there is one; never opens or waits.
+    fn take_idle(self: &Arc<Self>) -> Option<PooledConnection> {
+        let mut state = self.state.lock().ok()?;
+        let conn = state.idle.pop()?;
+        state.lent += 1;
+        Some(PooledConnection::new(conn, self.clone()))
+    }
+
     /// A connection for one guest `open`: an idle one, else a new one while
     /// fewer than [`POOL_MAX_OPEN`] are lent, else wait for one to come back.
     fn take(self: &Arc<Self>) -> Result<PooledConnection, Error> {
@@ -255,6 +292,10 @@ impl SqliteBackend for FileDatabase {
     fn connect(&self) -> Result<Box<dyn SqliteConnection>, Error> {
         Ok(Box::new(self.pool.take()?))
     }
+
+    fn connect_now(&self) -> Option<Box<dyn SqliteConnection>> {
+        Some(Box::new(self.pool.take_idle()?))
+    }
 }
 
 /// A pool connection while one guest connection holds it. Dropping it (the
@@ -306,17 +347,40 @@ impl Drop for PooledConnection {
 }
 
 impl SqliteConnection for PooledConnection {
-    fn query(&mut self, sql: &str, params: Vec<Value>) -> Result<QueryResult, Error> {
+    fn query(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        wait: Wait,
+    ) -> Result<Option<QueryResult>, Error> {
         self.used = true;
         if changes_connection_state(sql) {
             self.discard = true;
         }
-        run_query(self.conn(), sql, params).map_err(|(e, ran)| {
-            if ran && !leaves_connection_usable(&e) {
-                self.discard = true;
+        let conn = self.conn.as_ref().expect("present until dropped");
+        let result = match wait {
+            Wait::Allowed => run_query(conn, sql, params),
+            Wait::Never => {
+                // Without a busy handler SQLite answers SQLITE_BUSY at once
+                // instead of sleeping; the handler goes back right after.
+                conn.busy_timeout(Duration::ZERO).map_err(io_error)?;
+                let result = run_query(conn, sql, params);
+                conn.busy_timeout(BUSY_TIMEOUT).map_err(io_error)?;
+                result
             }
-            io_error(e)
-        })
+        };
+        match result {
+            Ok(rows) => Ok(Some(rows)),
+            // SQLITE_BUSY undoes the statement (its implicit transaction, or
+            // within an explicit one, the statement), so it can run again.
+            Err((e, _)) if wait == Wait::Never && is_busy(&e) => Ok(None),
+            Err((e, ran)) => {
+                if ran && !leaves_connection_usable(&e) {
+                    self.discard = true;
+                }
+                Err(io_error(e))
+            }
+        }
     }
 
     fn changes(&self) -> u64 {
@@ -332,17 +396,25 @@ impl SqliteConnection for PooledConnection {
     }
 }
 
+/// Whether SQLite refused to wait for a lock another connection holds.
+pub(super) fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 /// Runs one statement; on failure, also says whether it got to run (a
 /// statement SQLite refused to prepare never touched the connection).
 fn run_query(
     conn: &rusqlite::Connection,
     sql: &str,
-    params: Vec<Value>,
+    params: &[Value],
 ) -> Result<QueryResult, (rusqlite::Error, bool)> {
     let mut stmt = conn.prepare_cached(sql).map_err(|e| (e, false))?;
     let ran = |e| (e, true);
     let columns: Vec<String> = stmt.column_names().map(String::from).collect();
-    let params = rusqlite::params_from_iter(params.into_iter().map(to_sql_value));
+    let params = rusqlite::params_from_iter(params.iter().map(SqlParam));
     let mut rows = stmt.query(params).map_err(ran)?;
     let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(ran)? {
@@ -391,14 +463,20 @@ fn io_error(e: rusqlite::Error) -> Error {
     }
 }
 
-fn to_sql_value(v: Value) -> rusqlite::types::Value {
-    use rusqlite::types::Value as V;
-    match v {
-        Value::Integer(i) => V::Integer(i),
-        Value::Real(r) => V::Real(r),
-        Value::Text(t) => V::Text(t),
-        Value::Blob(b) => V::Blob(b),
-        Value::Null => V::Null,
+/// A guest's parameter, bound by reference (a retried statement binds the
+/// same values again, and a log row's bodies are not copied).
+struct SqlParam<'a>(&'a Value);
+
+impl rusqlite::ToSql for SqlParam<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef as V};
+        Ok(ToSqlOutput::Borrowed(match self.0 {
+            Value::Integer(i) => V::Integer(*i),
+            Value::Real(r) => V::Real(*r),
+            Value::Text(t) => V::Text(t.as_bytes()),
+            Value::Blob(b) => V::Blob(b),
+            Value::Null => V::Null,
+        }))
     }
 }
 
@@ -467,6 +545,13 @@ impl SqliteState {
     }
 }
 
+// Every statement first runs right here, on the request's own thread, with
+// `Wait::Never`: a read, or a write that finds the write lock free, takes
+// microseconds, less than handing it to another thread and back (that
+// hand-off was about half of the host's CPU per gateway call). Only work
+// that would block (opening a file, waiting for another writer's lock)
+// goes to tokio's blocking pool.
+
 /// Runs blocking SQLite work on tokio's blocking pool.
 async fn blocking<R: Send + 'static>(
     f: impl FnOnce() -> Result<R, Error> + Send + 'static,
@@ -477,6 +562,9 @@ async fn blocking<R: Send + 'static>(
 }
 
 async fn connect(backend: Arc<dyn SqliteBackend>) -> Result<Box<dyn SqliteConnection>, Error> {
+    if let Some(conn) = backend.connect_now() {
+        return Ok(conn);
+    }
     blocking(move || backend.connect()).await
 }
 
@@ -485,11 +573,19 @@ async fn query(
     sql: String,
     params: Vec<Value>,
 ) -> Result<QueryResult, Error> {
+    // A connection another request of the same instance is using right now
+    // is waited for on the blocking pool, never here.
+    if let Ok(mut now) = conn.try_lock()
+        && let Some(rows) = now.query(&sql, &params, Wait::Never)?
+    {
+        return Ok(rows);
+    }
     blocking(move || {
         let mut conn = conn
             .lock()
             .map_err(|_| Error::Io("connection poisoned".into()))?;
-        conn.query(&sql, params)
+        let rows = conn.query(&sql, &params, Wait::Allowed)?;
+        Ok(rows.expect("a statement that may wait has an answer"))
     })
     .await
 }
@@ -611,7 +707,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = FileDatabase::create(&dir.path().join("db.sqlite")).unwrap();
         let mut conn = db.connect().unwrap();
-        conn.query("CREATE TABLE t (x INTEGER PRIMARY KEY)", vec![])
+        conn.query("CREATE TABLE t (x INTEGER PRIMARY KEY)", &[], Wait::Allowed)
             .unwrap();
         drop(conn);
         (dir, db)
@@ -619,7 +715,8 @@ mod tests {
 
     fn count(db: &FileDatabase) -> i64 {
         let mut conn = db.connect().unwrap();
-        match conn.query("SELECT count(*) FROM t", vec![]).unwrap().rows[0].values[0] {
+        let rows = conn.query("SELECT count(*) FROM t", &[], Wait::Allowed);
+        match rows.unwrap().unwrap().rows[0].values[0] {
             Value::Integer(n) => n,
             ref other => panic!("{other:?}"),
         }
@@ -641,8 +738,9 @@ mod tests {
     fn an_open_transaction_is_rolled_back_on_return() {
         let (_dir, db) = database();
         let mut conn = db.connect().unwrap();
-        conn.query("BEGIN IMMEDIATE", vec![]).unwrap();
-        conn.query("INSERT INTO t (x) VALUES (1)", vec![]).unwrap();
+        conn.query("BEGIN IMMEDIATE", &[], Wait::Allowed).unwrap();
+        conn.query("INSERT INTO t (x) VALUES (1)", &[], Wait::Allowed)
+            .unwrap();
         drop(conn);
         assert_eq!(db.pool_counts(), (0, 1));
         assert_eq!(count(&db), 0);
@@ -670,15 +768,16 @@ mod tests {
         {
             let conn = state.get(&conn).unwrap();
             let mut conn = conn.lock().unwrap();
-            conn.query("BEGIN IMMEDIATE", vec![]).unwrap();
-            conn.query("INSERT INTO t (x) VALUES (1)", vec![]).unwrap();
+            conn.query("BEGIN IMMEDIATE", &[], Wait::Allowed).unwrap();
+            conn.query("INSERT INTO t (x) VALUES (1)", &[], Wait::Allowed)
+                .unwrap();
         }
         drop(state);
         assert_eq!(db.pool_counts(), (0, 1));
         assert_eq!(count(&db), 0);
         let mut next = db.connect().unwrap();
-        next.query("BEGIN IMMEDIATE", vec![]).unwrap();
-        next.query("COMMIT", vec![]).unwrap();
+        next.query("BEGIN IMMEDIATE", &[], Wait::Allowed).unwrap();
+        next.query("COMMIT", &[], Wait::Allowed).unwrap();
     }
 
     #[test]
@@ -692,7 +791,7 @@ mod tests {
         ] {
             let (_dir, db) = database();
             let mut conn = db.connect().unwrap();
-            conn.query(sql, vec![]).unwrap();
+            conn.query(sql, &[], Wait::Allowed).unwrap();
             drop(conn);
             assert_eq!(db.pool_counts(), (0, 0), "{sql}");
         }
@@ -705,14 +804,21 @@ mod tests {
     fn constraint_errors_keep_the_connection_others_close_it() {
         let (_dir, db) = database();
         let mut conn = db.connect().unwrap();
-        conn.query("INSERT INTO t (x) VALUES (1)", vec![]).unwrap();
-        assert!(conn.query("INSERT INTO t (x) VALUES (1)", vec![]).is_err());
-        assert!(conn.query("SELEC 1", vec![]).is_err());
+        conn.query("INSERT INTO t (x) VALUES (1)", &[], Wait::Allowed)
+            .unwrap();
+        assert!(
+            conn.query("INSERT INTO t (x) VALUES (1)", &[], Wait::Allowed)
+                .is_err()
+        );
+        assert!(conn.query("SELEC 1", &[], Wait::Allowed).is_err());
         drop(conn);
         assert_eq!(db.pool_counts(), (0, 1));
 
         let mut conn = db.connect().unwrap();
-        assert!(conn.query("SELECT * FROM missing", vec![]).is_err());
+        assert!(
+            conn.query("SELECT * FROM missing", &[], Wait::Allowed)
+                .is_err()
+        );
         drop(conn);
         // "no such table" is a prepare error: still usable.
         assert_eq!(db.pool_counts(), (0, 1));
@@ -722,7 +828,8 @@ mod tests {
     fn changes_and_rowid_start_at_zero_for_each_holder() {
         let (_dir, db) = database();
         let mut conn = db.connect().unwrap();
-        conn.query("INSERT INTO t (x) VALUES (7)", vec![]).unwrap();
+        conn.query("INSERT INTO t (x) VALUES (7)", &[], Wait::Allowed)
+            .unwrap();
         assert_eq!((conn.changes(), conn.last_insert_rowid()), (1, 7));
         drop(conn);
         let conn = db.connect().unwrap();
@@ -733,8 +840,50 @@ mod tests {
     fn the_wal_survives_the_last_guest_close() {
         let (dir, db) = database();
         let mut conn = db.connect().unwrap();
-        conn.query("INSERT INTO t (x) VALUES (1)", vec![]).unwrap();
+        conn.query("INSERT INTO t (x) VALUES (1)", &[], Wait::Allowed)
+            .unwrap();
         drop(conn);
         assert!(dir.path().join("db.sqlite-wal").exists());
+    }
+
+    #[test]
+    fn a_statement_that_may_not_wait_comes_back_undone_when_busy() {
+        let (_dir, db) = database();
+        let writer = db.open_connection().unwrap();
+        writer.execute_batch("BEGIN IMMEDIATE").unwrap();
+
+        let mut conn = db.connect().unwrap();
+        let insert = "INSERT INTO t (x) VALUES (?1)";
+        let started = Instant::now();
+        let answer = conn.query(insert, &[Value::Integer(1)], Wait::Never);
+        assert!(matches!(answer, Ok(None)), "{answer:?}");
+        assert!(started.elapsed() < Duration::from_secs(1), "it waited");
+        // Reads are never held up by a writer in WAL mode.
+        let read = conn.query("SELECT count(*) FROM t", &[], Wait::Never);
+        assert!(matches!(read, Ok(Some(_))), "{read:?}");
+
+        // The busy handler is back: a statement that may wait, waits for
+        // the writer instead of failing.
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            writer.execute_batch("COMMIT").unwrap();
+        });
+        conn.query(insert, &[Value::Integer(1)], Wait::Allowed)
+            .unwrap()
+            .unwrap();
+        release.join().unwrap();
+        drop(conn);
+        // A busy answer is no reason to close the connection.
+        assert_eq!(db.pool_counts(), (0, 1));
+        assert_eq!(count(&db), 1);
+    }
+
+    #[test]
+    fn only_an_idle_connection_is_taken_without_waiting() {
+        let (_dir, db) = database();
+        let idle = db.connect_now().expect("the connection of `database()`");
+        assert!(db.connect_now().is_none());
+        drop(idle);
+        assert!(db.connect_now().is_some());
     }
 }
