@@ -29,7 +29,7 @@ pub fn probe_manifest() -> PathBuf {
     repo_root().join("tests/fixtures/probe/spin.toml")
 }
 
-fn binary() -> &'static str {
+pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_prompthelm")
 }
 
@@ -647,16 +647,18 @@ impl Runtime {
     /// health answers 200 (which brings the schema up to date). The admin
     /// token ([`Runtime::admin_token`]) is minted with
     /// `SPIN_VARIABLE_BOOTSTRAP_TOKEN` (the one in `opts.env`, or a fresh
-    /// one), as `prompthelm up` mints one on an empty state. `opts.args` are `prompthelm up` flags and must be empty.
+    /// one), as `prompthelm up` mints one on an empty state. `opts.args` may
+    /// only be `--runtime-config-file <file>`, which `spin up` takes too.
     /// Panics without a Spin binary: check [`Flavor::spin`] first.
     pub fn spin(opts: Options) -> Runtime {
         use std::os::unix::process::CommandExt as _;
 
-        assert!(
-            opts.args.is_empty(),
-            "prompthelm up flags {:?} have no spin up equivalent here",
-            opts.args
-        );
+        // `--runtime-config-file` means the same to both; no other flag does.
+        let spin_args: Vec<&String> = match opts.args.as_slice() {
+            [flag, _] if flag == "--runtime-config-file" => opts.args.iter().collect(),
+            [] => Vec::new(),
+            other => panic!("prompthelm up flags {other:?} have no spin up equivalent here"),
+        };
         let binary = spin_binary().expect("no Spin binary: check Flavor::spin() first");
         build_components();
         let token = opts
@@ -689,6 +691,7 @@ impl Runtime {
                 .arg(format!("127.0.0.1:{port}"))
                 .arg("--state-dir")
                 .arg(&state_dir)
+                .args(&spin_args)
                 .envs(opts.env.iter().map(|(k, v)| (k, v)))
                 .env("SPIN_VARIABLE_BOOTSTRAP_TOKEN", &token)
                 .process_group(0)

@@ -26,6 +26,7 @@ mod provider_paths;
 mod health;
 mod host_interfaces;
 mod host_pools;
+mod libsql;
 mod replicas;
 mod request_failures;
 mod reuse_safety;

@@ -73,7 +73,7 @@ fn an_unsupported_runtime_config_backend_is_a_startup_error() {
     let config = dir.path().join("runtime-config.toml");
     std::fs::write(
         &config,
-        "[sqlite_database.default]\ntype = \"libsql\"\nurl = \"https://db.example.turso.io\"\ntoken = \"t\"\n",
+        "[key_value_store.default]\ntype = \"azure_cosmos\"\naccount = \"a\"\n",
     )
     .unwrap();
     let stderr = start_fails(
@@ -82,7 +82,8 @@ fn an_unsupported_runtime_config_backend_is_a_startup_error() {
             .arg(config.to_str().unwrap()),
     );
     assert!(
-        stderr.contains("libsql") && stderr.contains("not supported by the local runtime yet"),
+        stderr.contains("azure_cosmos")
+            && stderr.contains("not supported by the local runtime yet"),
         "{stderr}"
     );
 }

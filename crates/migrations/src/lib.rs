@@ -21,6 +21,14 @@ pub use parse::{load_dir, parse_migration};
 /// `(version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)`.
 pub const TRACKING_TABLE: &str = "_prompthelm_migrations";
 
+/// Creates [`TRACKING_TABLE`] if it is missing.
+pub const CREATE_TRACKING_TABLE: &str = "CREATE TABLE IF NOT EXISTS _prompthelm_migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    checksum TEXT NOT NULL,
+    applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+)";
+
 /// One migration file, split into statements.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Migration {

@@ -3,7 +3,9 @@
 use anyhow::{Context, Result};
 use rusqlite::{Connection, TransactionBehavior, params};
 
-use crate::{AppliedMigration, Migration, MigrationDatabase, TRACKING_TABLE};
+use crate::{
+    AppliedMigration, CREATE_TRACKING_TABLE, Migration, MigrationDatabase, TRACKING_TABLE,
+};
 
 pub struct SqliteMigrationDatabase<'c> {
     conn: &'c mut Connection,
@@ -16,14 +18,7 @@ impl<'c> SqliteMigrationDatabase<'c> {
 }
 
 fn create_tracking_table(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(&format!(
-        "CREATE TABLE IF NOT EXISTS {TRACKING_TABLE} (
-            version INTEGER PRIMARY KEY,
-            name TEXT NOT NULL,
-            checksum TEXT NOT NULL,
-            applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
-        )"
-    ))
+    conn.execute_batch(CREATE_TRACKING_TABLE)
 }
 
 impl MigrationDatabase for SqliteMigrationDatabase<'_> {

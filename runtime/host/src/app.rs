@@ -18,6 +18,7 @@ use prompthelm_manifest::{AppManifest, load_manifest};
 use crate::factors::key_value::{KeyValueBackend, SqliteKeyValue};
 use crate::factors::key_value_redis::RedisKeyValue;
 use crate::factors::sqlite::{FileDatabase, SqliteBackend};
+use crate::factors::sqlite_libsql::LibsqlDatabase;
 use crate::instance::{Backends, Capabilities, ComponentServer, InstanceMemory};
 use crate::limits::{Limits, MemoryBudget, instances_per_component};
 use crate::server::{Server, slots_per_component};
@@ -97,9 +98,13 @@ impl App {
         runtime_config.check_manifest(&manifest)?;
 
         let databases = open_databases(&runtime_config)?;
+        if opts.migrate {
+            migrate::apply_to_default(&manifest, &databases)?;
+        }
+        // A remote database is bootstrapped as under Spin: through the
+        // `bootstrap_token` variable.
         let first_admin_token = match databases.get("default") {
-            Some(db) if opts.migrate => {
-                migrate::apply_to_default(&manifest, &databases)?;
+            Some(Database::File(db)) if opts.migrate => {
                 bootstrap::ensure_admin_token(&variables, db, os::now_unix_millis())?
             }
             _ => None,
@@ -108,8 +113,8 @@ impl App {
         let backends = Arc::new(Backends {
             databases: Arc::new(
                 databases
-                    .into_iter()
-                    .map(|(label, db)| (label, db as Arc<dyn SqliteBackend>))
+                    .iter()
+                    .map(|(label, db)| (label.clone(), db.backend()))
                     .collect(),
             ),
             stores: Arc::new(open_stores(&runtime_config)?),
@@ -200,17 +205,36 @@ fn check_source(manifest: &AppManifest, id: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn open_databases(
-    config: &RuntimeConfig,
-) -> anyhow::Result<BTreeMap<String, Arc<FileDatabase>>> {
+/// A database of the runtime config, opened.
+pub enum Database {
+    File(Arc<FileDatabase>),
+    Libsql(Arc<LibsqlDatabase>),
+}
+
+impl Database {
+    pub fn backend(&self) -> Arc<dyn SqliteBackend> {
+        match self {
+            Database::File(db) => db.clone(),
+            Database::Libsql(db) => db.clone(),
+        }
+    }
+}
+
+pub fn open_databases(config: &RuntimeConfig) -> anyhow::Result<BTreeMap<String, Database>> {
     config
         .sqlite_databases
         .iter()
         .map(|(label, db)| {
-            let SqliteDatabaseConfig::Spin { path } = db;
-            let db =
-                FileDatabase::create(path).with_context(|| format!("sqlite database `{label}`"))?;
-            Ok((label.clone(), Arc::new(db)))
+            let db = match db {
+                SqliteDatabaseConfig::Spin { path } => {
+                    FileDatabase::create(path).map(|db| Database::File(Arc::new(db)))
+                }
+                SqliteDatabaseConfig::Libsql { url, token } => {
+                    LibsqlDatabase::new(url, token).map(|db| Database::Libsql(Arc::new(db)))
+                }
+            };
+            let db = db.with_context(|| format!("sqlite database `{label}`"))?;
+            Ok((label.clone(), db))
         })
         .collect()
 }

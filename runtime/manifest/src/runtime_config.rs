@@ -14,6 +14,11 @@
 //! [key_value_store.<label>]
 //! type = "redis"
 //! url = "redis://127.0.0.1:6379"
+//!
+//! [sqlite_database.<label>]
+//! type = "libsql"
+//! url = "https://<db>-<org>.turso.io"   # or libsql://..., or http:// for a local sqld
+//! token = "<auth token>"
 //! ```
 //!
 //! Both maps always contain `default`: the SQLite database
@@ -31,7 +36,7 @@
 //! `user:password@`, port and `/<db>` number, or `redis+unix:///path` /
 //! `unix:///path`; it is checked here, the connection is made at start.
 //!
-//! Every other type (`libsql`, `azure_cosmos`, ...) or key
+//! Every other type (`azure_cosmos`, ...) or key
 //! (`variables_provider`, `llm_compute`, `state_dir`, ...) is an error saying
 //! the local runtime does not support it yet.
 
@@ -67,6 +72,13 @@ pub enum SqliteDatabaseConfig {
     Spin {
         /// The database file, absolute.
         path: PathBuf,
+    },
+    /// `type = "libsql"`: a libSQL server (Turso, sqld), Spin's keys.
+    Libsql {
+        /// `libsql://`, `https://` or `http://` host, as written.
+        url: String,
+        /// The auth token (may be empty for a local server without auth).
+        token: String,
     },
 }
 
@@ -132,13 +144,16 @@ impl RuntimeConfig {
                 "sqlite_database" => {
                     for (label, t) in labelled_tables(value, key)? {
                         let p = dotted(key, label);
-                        let path = spin_path(t, &p, "SQLite database", "\"spin\"")?;
-                        config.sqlite_databases.insert(
-                            label.clone(),
+                        let db = if get_str(t, &p, "type")?.as_deref() == Some("libsql") {
+                            libsql(t, &p)?
+                        } else {
+                            let path =
+                                spin_path(t, &p, "SQLite database", "\"spin\" or \"libsql\"")?;
                             SqliteDatabaseConfig::Spin {
                                 path: cwd.join(path),
-                            },
-                        );
+                            }
+                        };
+                        config.sqlite_databases.insert(label.clone(), db);
                     }
                 }
                 "key_value_store" => {
@@ -160,7 +175,7 @@ impl RuntimeConfig {
                 }
                 other => bail!(
                     "`{}` is not supported by the local runtime yet (supported: \
-                     [sqlite_database.<label>] with type = \"spin\" and \
+                     [sqlite_database.<label>] with type = \"spin\" or \"libsql\" and \
                      [key_value_store.<label>] with type = \"spin\" or \"redis\")",
                     dotted("", other)
                 ),
@@ -209,6 +224,29 @@ fn labelled_tables<'a>(value: &'a Value, key: &str) -> Result<Vec<(&'a String, &
             _ => bail!("`{}` must be a table", dotted(key, label)),
         })
         .collect()
+}
+
+/// A `type = "libsql"` SQLite table: Spin's `url` and `token`.
+fn libsql(t: &Table, p: &str) -> Result<SqliteDatabaseConfig> {
+    if let Some(key) = t
+        .keys()
+        .find(|k| !["type", "url", "token"].contains(&k.as_str()))
+    {
+        bail!(
+            "unsupported key `{}`: a \"libsql\" database takes `type`, `url` and `token`",
+            dotted(p, key)
+        );
+    }
+    let url = match get_str(t, p, "url")? {
+        None => bail!("`{p}` needs a `url` (e.g. url = \"https://<db>-<org>.turso.io\")"),
+        Some(url) => url,
+    };
+    let scheme = url.split_once("://").map(|(s, _)| s);
+    if !matches!(scheme, Some("libsql" | "https" | "http")) {
+        bail!("`{p}.url` = {url:?}: expected a libsql://, https:// or http:// URL");
+    }
+    let token = get_str(t, p, "token")?.unwrap_or_default();
+    Ok(SqliteDatabaseConfig::Libsql { url, token })
 }
 
 /// The `url` of a `type = "redis"` key-value table, checked.
@@ -328,8 +366,10 @@ mod tests {
     }
 
     fn sqlite(c: &RuntimeConfig, label: &str) -> PathBuf {
-        let SqliteDatabaseConfig::Spin { path } = &c.sqlite_databases[label];
-        path.clone()
+        match &c.sqlite_databases[label] {
+            SqliteDatabaseConfig::Spin { path } => path.clone(),
+            other => panic!("{label}: {other:?}"),
+        }
     }
 
     fn kv(c: &RuntimeConfig, label: &str) -> PathBuf {
@@ -405,6 +445,39 @@ path = "/var/kv.db"
     }
 
     #[test]
+    fn libsql_databases_take_spins_url_and_token() {
+        let c = parse(
+            "[sqlite_database.default]\ntype = \"libsql\"\n\
+             url = \"libsql://db-org.turso.io\"\ntoken = \"t0k\"\n\
+             [sqlite_database.local]\ntype = \"libsql\"\nurl = \"http://127.0.0.1:8080\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.sqlite_databases["default"],
+            SqliteDatabaseConfig::Libsql {
+                url: "libsql://db-org.turso.io".into(),
+                token: "t0k".into()
+            }
+        );
+        assert_eq!(
+            c.sqlite_databases["local"],
+            SqliteDatabaseConfig::Libsql {
+                url: "http://127.0.0.1:8080".into(),
+                token: String::new()
+            }
+        );
+        for (bad, says) in [
+            ("url = \"ws://db\"", "expected a libsql://"),
+            ("token = \"t\"", "needs a `url`"),
+            ("url = \"https://db\"\npath = \"x\"", "unsupported key"),
+        ] {
+            let text = format!("[sqlite_database.default]\ntype = \"libsql\"\n{bad}\n");
+            let e = format!("{:#}", parse(&text).unwrap_err());
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
+
+    #[test]
     fn redis_stores_parse() {
         let c = parse(
             "[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:6379\"\n\
@@ -455,10 +528,10 @@ path = "/var/kv.db"
     fn unsupported_types_and_keys_are_errors() {
         for (text, needles) in [
             (
-                "[sqlite_database.x]\ntype = \"libsql\"\nurl = \"https://x\"\ntoken = \"t\"\n",
+                "[sqlite_database.x]\ntype = \"postgres\"\nurl = \"https://x\"\n",
                 &[
                     "`sqlite_database.x`",
-                    "\"libsql\"",
+                    "\"postgres\"",
                     "not supported by the local runtime yet",
                 ][..],
             ),

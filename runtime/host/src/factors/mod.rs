@@ -7,6 +7,7 @@ pub mod key_value;
 pub mod key_value_redis;
 pub mod outbound_http;
 pub mod sqlite;
+pub mod sqlite_libsql;
 pub mod variables;
 
 /// Host bindings for the Spin interfaces in `wit/` (copied from spin-sdk 7).
