@@ -5,18 +5,12 @@ use prompthelm_component_kit::ApiError;
 use prompthelm_domain::pagination::{Page, PageRequest};
 use spin_sdk::sqlite::{Connection, Value};
 
-/// One connection to the `default` database, for one request.
-pub struct Db(Connection);
+/// One connection to the `default` database, for one request. It is
+/// opened by [`Db::open`], which lives in [`crate::schema`] because opening
+/// brings the schema up to date: this module stays below the schema runner.
+pub struct Db(pub(crate) Connection);
 
 impl Db {
-    /// Opens the `default` database, bringing its schema up to date on the
-    /// first open of this instance ([`crate::schema`]).
-    pub async fn open() -> Result<Db, ApiError> {
-        let db = Db(Connection::open_default().await?);
-        crate::schema::ensure_current(&db).await?;
-        Ok(db)
-    }
-
     /// Runs `sql` and collects its rows.
     pub async fn rows(
         &self,
@@ -55,13 +49,24 @@ impl Db {
         Ok(Page::from_rows(page, items))
     }
 
-    /// Runs a statement that returns no rows; answers how many rows it changed.
-    pub async fn execute(
+    /// Runs a statement that returns no rows.
+    pub async fn run(
+        &self,
+        sql: &str,
+        params: impl IntoIterator<Item = Value>,
+    ) -> Result<(), ApiError> {
+        self.0.execute(sql, params).await?.result().await?;
+        Ok(())
+    }
+
+    /// Runs a statement that returns no rows; answers how many rows it
+    /// changed (SQLite's `changes()`).
+    pub async fn run_counting_changes(
         &self,
         sql: &str,
         params: impl IntoIterator<Item = Value>,
     ) -> Result<u64, ApiError> {
-        self.0.execute(sql, params).await?.result().await?;
+        self.run(sql, params).await?;
         Ok(self.0.changes().await)
     }
 
@@ -73,16 +78,16 @@ impl Db {
         &self,
         work: impl AsyncFnOnce(&Db) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
-        self.execute("BEGIN IMMEDIATE", []).await?;
+        self.run("BEGIN IMMEDIATE", []).await?;
         match work(self).await {
             Ok(value) => {
-                self.execute("COMMIT", []).await?;
+                self.run("COMMIT", []).await?;
                 Ok(value)
             }
             Err(e) => {
                 // The connection closes at the end of the request, which
                 // rolls back too; a failed ROLLBACK is still worth a log line.
-                if let Err(rollback) = self.execute("ROLLBACK", []).await {
+                if let Err(rollback) = self.run("ROLLBACK", []).await {
                     eprintln!(
                         "rollback after `{}` failed: {}",
                         e.message, rollback.message
