@@ -417,9 +417,15 @@ fn tokens_show_their_secret_once_and_revocation_is_immediate() {
         .map(|e| e["action"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(actions, ["token.revoke", "token.create", "token.create"]);
-    // The first entry is the runtime minting the first admin token.
+    // The first entry is the runtime minting the first admin token, through
+    // the app with the bootstrap token it lent the app for its first run.
     let first = &admin.list_all("/api/v1/audit?actorType=system")[0];
-    assert_eq!(first["actor"], "prompthelm up");
+    assert_eq!(first["actor"], "bootstrap");
+    assert_eq!(first["action"], "token.create");
+    assert_eq!(
+        first["details"]["name"],
+        "first admin (created by prompthelm up)"
+    );
 }
 
 #[test]

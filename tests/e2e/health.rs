@@ -110,12 +110,15 @@ fn health_is_503_when_the_database_is_unusable() {
     let rt = Runtime::app();
     assert_eq!(rt.get("/api/v1/gateway/health").status, 200);
 
-    // Overwrite the database with garbage, in place, and drop its WAL.
-    let db = rt.state_dir.join("sqlite_db.db");
-    std::fs::write(&db, vec![0x5a; 8192]).unwrap();
-    for suffix in ["-wal", "-shm"] {
-        let _ = std::fs::remove_file(rt.state_dir.join(format!("sqlite_db.db{suffix}")));
-    }
+    // Break it under the running app, through another connection, so every
+    // open connection sees it at its next statement. (Overwriting the file
+    // behind SQLite's back is not seen reliably: a connection kept open
+    // between requests serves pages from its cache while the unlinked
+    // `-shm` it still maps says nothing changed.)
+    let db = rusqlite::Connection::open(rt.state_dir.join("sqlite_db.db")).unwrap();
+    db.execute_batch("ALTER TABLE _prompthelm_migrations RENAME TO broken")
+        .unwrap();
+    drop(db);
 
     // The public learns that it is down, not why.
     let v = rt

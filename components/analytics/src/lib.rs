@@ -7,22 +7,37 @@
 //! number of calls, and keeps working after the retention purge. Promotion
 //! markers come from the audit log.
 
-use prompthelm_component_kit::request::{Query, path_param};
-use prompthelm_component_kit::{ApiError, JsonResponse, Method, RequestContext, StatusCode};
+use prompthelm_component_kit::request::path_param;
+use prompthelm_component_kit::{
+    ApiError, JsonResponse, Method, RequestContext, RouteTable, StatusCode, route,
+};
 use prompthelm_domain::analytics::{Report, parse_window};
 use prompthelm_domain::auth::Scope;
 use prompthelm_domain::rollup::summarize;
-use prompthelm_store::auth::authenticate;
-use prompthelm_store::db::Db;
+use prompthelm_store::caller::authorize;
 use prompthelm_store::{audit, prompts, rollups, versions};
 use spin_sdk::http::Request;
+
+#[derive(Debug, Clone, Copy)]
+enum Endpoint {
+    Analytics,
+}
+
+const ROUTES: RouteTable<Endpoint> = RouteTable(&[route(
+    Method::GET,
+    "/api/v1/prompts/:id/analytics",
+    Endpoint::Analytics,
+)]);
 
 #[spin_sdk::http_service]
 async fn handler(req: Request) -> JsonResponse {
     let ctx = RequestContext::from_request(&req);
-    match (req.method(), path_param(&req, "id")) {
-        (&Method::GET, Some(id)) => ctx.respond(StatusCode::OK, analytics(&ctx, &req, &id).await),
-        (other, _) => ctx.method_not_allowed(other, req.uri().path(), &[Method::GET]),
+    match ROUTES.find(&req) {
+        Err(no_route) => no_route.response(&ctx),
+        Ok(Endpoint::Analytics) => {
+            let id = path_param(&req, "id").unwrap_or_default();
+            ctx.respond(StatusCode::OK, analytics(&ctx, &req, &id).await)
+        }
     }
 }
 
@@ -31,10 +46,13 @@ async fn analytics(
     req: &Request,
     prompt_id: &str,
 ) -> Result<Report, ApiError> {
-    let db = Db::open().await?;
-    let principal = authenticate(&db, req.headers(), Scope::AnalyticsRead).await?;
+    let (principal, db, query) = authorize(
+        req,
+        Scope::AnalyticsRead,
+        &["window", "from", "to", "bucket", "versionId"],
+    )
+    .await?;
     let org = &principal.organization_id;
-    let query = Query::parse(req.uri(), &["window", "from", "to", "bucket", "versionId"])?;
     let (kind, window) = parse_window(
         query.get("window"),
         query.timestamp("from")?,
@@ -42,7 +60,7 @@ async fn analytics(
         query.get("bucket"),
         ctx.received_at_unix_millis(),
     )
-    .map_err(ApiError::bad_request)?;
+    .map_err(ApiError::validation_error)?;
     // 404 for a prompt (or version) the organization does not have, rather
     // than an empty report that looks like "no traffic".
     prompts::get(&db, org, prompt_id).await?;

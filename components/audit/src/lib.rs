@@ -2,29 +2,37 @@
 //! newest first, filtered by `action`, `actorType`, `promptId`, `from` and
 //! `to`. Read-only: the log has no endpoint that changes it.
 
-use prompthelm_component_kit::request::Query;
-use prompthelm_component_kit::{ApiError, JsonResponse, Method, RequestContext, StatusCode};
+use prompthelm_component_kit::{
+    ApiError, JsonResponse, Method, RequestContext, RouteTable, StatusCode, route,
+};
 use prompthelm_domain::auth::Scope;
 use prompthelm_domain::pagination::Page;
 use prompthelm_store::audit::{self, Entry, Filter};
-use prompthelm_store::auth::{ActorType, authenticate};
-use prompthelm_store::db::Db;
+use prompthelm_store::auth::ActorType;
+use prompthelm_store::caller::authorize;
 use spin_sdk::http::Request;
+
+#[derive(Debug, Clone, Copy)]
+enum Endpoint {
+    List,
+}
+
+const ROUTES: RouteTable<Endpoint> =
+    RouteTable(&[route(Method::GET, "/api/v1/audit", Endpoint::List)]);
 
 #[spin_sdk::http_service]
 async fn handler(req: Request) -> JsonResponse {
     let ctx = RequestContext::from_request(&req);
-    match req.method() {
-        &Method::GET => ctx.respond(StatusCode::OK, list(&req).await),
-        other => ctx.method_not_allowed(other, req.uri().path(), &[Method::GET]),
+    match ROUTES.find(&req) {
+        Err(no_route) => no_route.response(&ctx),
+        Ok(Endpoint::List) => ctx.respond(StatusCode::OK, list(&req).await),
     }
 }
 
 async fn list(req: &Request) -> Result<Page<Entry>, ApiError> {
-    let db = Db::open().await?;
-    let principal = authenticate(&db, req.headers(), Scope::AuditRead).await?;
-    let query = Query::parse(
-        req.uri(),
+    let (principal, db, query) = authorize(
+        req,
+        Scope::AuditRead,
         &[
             "action",
             "actorType",
@@ -34,12 +42,13 @@ async fn list(req: &Request) -> Result<Page<Entry>, ApiError> {
             "limit",
             "cursor",
         ],
-    )?;
+    )
+    .await?;
     let actor_type = query
         .get("actorType")
         .map(|t| {
             ActorType::parse(t).ok_or_else(|| {
-                ApiError::bad_request(format!(
+                ApiError::validation_error(format!(
                     "actorType must be one of user, api_token, system; not {t:?}"
                 ))
             })

@@ -11,9 +11,10 @@ mod assets;
 mod openapi;
 
 use http::{HeaderValue, header};
-use prompthelm_component_kit::request::matched_route;
+use prompthelm_component_kit::routes::route_key;
 use prompthelm_component_kit::{
-    JsonResponse, Method, REQUEST_ID_HEADER, RequestContext, StatusCode, set_content_length,
+    JsonResponse, Method, REQUEST_ID_HEADER, RequestContext, RouteTable, StatusCode, route,
+    set_content_length,
 };
 use spin_sdk::http::Request;
 
@@ -23,33 +24,64 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; connect-src 'self'; \
      img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; \
      base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-/// spin.toml's lowest-precedence route: whatever reaches the component
-/// through it matched no other route, whatever its method.
-const CATCH_ALL_ROUTE: &str = "/...";
+#[derive(Debug, Clone, Copy)]
+enum Endpoint {
+    Get,
+    Head,
+}
+
+/// spin.toml's lowest-precedence route, the catch-all `/...`, has no row:
+/// whatever reaches the component through it matched no other route, and
+/// is a 404 whatever its method.
+const ROUTES: RouteTable<Endpoint> = RouteTable(&[
+    route(Method::GET, "/", Endpoint::Get),
+    route(Method::HEAD, "/", Endpoint::Head),
+    route(Method::GET, "/assets/...", Endpoint::Get),
+    route(Method::HEAD, "/assets/...", Endpoint::Head),
+    route(Method::GET, "/api/v1/openapi.json", Endpoint::Get),
+    route(Method::HEAD, "/api/v1/openapi.json", Endpoint::Head),
+]);
 
 #[spin_sdk::http_service]
 async fn handler(req: Request) -> JsonResponse {
     let ctx = RequestContext::from_request(&req);
-    if matched_route(&req) == Some(CATCH_ALL_ROUTE) {
-        return ctx.not_found(req.method(), req.uri().path());
-    }
     let if_none_match = req
         .headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok());
-    serve(&ctx, req.method(), req.uri().path(), if_none_match)
+    answer(
+        &ctx,
+        req.method(),
+        route_key(&req),
+        req.uri().path(),
+        if_none_match,
+    )
 }
 
+/// [`answer`] for a request routed by its path.
+#[cfg(test)]
 fn serve(
     ctx: &RequestContext,
     method: &Method,
     path: &str,
     if_none_match: Option<&str>,
 ) -> JsonResponse {
-    let head = match *method {
-        Method::GET => false,
-        Method::HEAD => true,
-        _ => return ctx.method_not_allowed(method, path, &[Method::GET, Method::HEAD]),
+    answer(ctx, method, path, path, if_none_match)
+}
+
+/// Routes the request (`key`, see [`route_key`]) and serves the asset at
+/// `path`.
+fn answer(
+    ctx: &RequestContext,
+    method: &Method,
+    key: &str,
+    path: &str,
+    if_none_match: Option<&str>,
+) -> JsonResponse {
+    let head = match ROUTES.lookup(method, key, path) {
+        Err(no_route) => return no_route.response(ctx),
+        Ok(Endpoint::Get) => false,
+        Ok(Endpoint::Head) => true,
     };
     let Some(asset) = assets::find(path).or_else(|| openapi::find(path)) else {
         return ctx.not_found(method, path);

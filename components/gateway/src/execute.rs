@@ -13,7 +13,9 @@ use prompthelm_store::executions::Status;
 use serde_json::json;
 use spin_sdk::http::{BoxBody, Response};
 
-use crate::call::{Call, Dialect, Prepared, boxed, millis_since};
+use crate::call::{Call, millis_since};
+use crate::dialect::{Dialect, boxed};
+use crate::provider::Prepared;
 use crate::upstream::{self, UpstreamError};
 
 pub async fn run(mut call: Call, prepared: Prepared) -> Response<BoxBody> {

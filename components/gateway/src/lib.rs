@@ -1,24 +1,32 @@
 //! PromptHelm gateway component: `/api/v1/gateway/*`.
 //!
-//! - `POST execute` and `POST stream` ([`call`], then [`execute`] or
-//!   [`stream`]): run a prompt through its model's provider, the wire
-//!   contract of the PromptHelm SDKs, and log every call.
+//! - `POST execute` and `POST stream` ([`handle`], which reads one way
+//!   through [`prepare`], [`render`], [`provider`], then [`execute`] or
+//!   [`stream`], with [`call`] holding the log row): run a prompt through
+//!   its model's provider, the wire contract of the PromptHelm SDKs, and
+//!   log every call.
 //! - `GET resolve` ([`resolve`]): what a prompt resolves to, through the
 //!   same key-value cache.
 //! - `GET health` ([`health`]): the database and the key-value store answer.
 //! - `/api/v1/openai/v1/chat/completions` and `/models` ([`openai`]): the
 //!   same calls for any OpenAI client (`model: "prompt:<slug>"`), through the
-//!   same [`call`] front half, logged and counted alike.
+//!   same [`handle`] in the OpenAI [`dialect`], logged and counted alike.
 //!
-//! The decisions (validation, rendering, routes, provider formats) are plain
-//! functions in the domain and providers crates and in [`routes`] and
+//! Every path is one row of [`routes::ROUTES`]. The decisions (validation,
+//! rendering, routes, provider formats) are plain functions in the domain
+//! and providers crates and in [`routes`] and
 //! [`health`], tested natively; the modules here are the thin shell that
 //! calls the Spin host (SQLite, key-value, variables, outbound HTTP).
 
 mod call;
+mod dialect;
 mod execute;
+mod handle;
 pub mod health;
 mod openai;
+mod prepare;
+mod provider;
+mod render;
 mod resolve;
 pub mod routes;
 mod settings;
@@ -27,51 +35,31 @@ mod upstream;
 
 use std::time::Instant;
 
-use prompthelm_component_kit::{JsonResponse, Method, RequestContext, StatusCode, host_errors};
+use prompthelm_component_kit::{JsonResponse, RequestContext, StatusCode, host_errors};
 use spin_sdk::http::{BoxBody, Response};
 use spin_sdk::key_value;
 
-use call::{Mode, boxed};
+use dialect::{Mode, boxed};
 use health::{Audience, CheckOutcome, Health};
 use prompthelm_domain::auth::Scope;
 use prompthelm_store::auth::authenticate;
 use prompthelm_store::db::Db;
-use routes::Route;
+use routes::{Endpoint, ROUTES};
 
 #[spin_sdk::http_service]
 async fn handler(req: spin_sdk::http::Request) -> Response<BoxBody> {
     let ctx = RequestContext::from_request(&req);
-    let path = req.uri().path().to_owned();
-    let method = req.method().clone();
-    match routes::route(&path) {
-        Route::Execute if method == Method::POST => call::handle(req, ctx, Mode::Execute).await,
-        Route::Stream if method == Method::POST => call::handle(req, ctx, Mode::Stream).await,
-        Route::Health if method == Method::GET => boxed(health_check(&ctx, &req).await),
-        Route::Resolve if method == Method::GET => {
-            boxed(ctx.respond(StatusCode::OK, resolve::handle(&req).await))
+    match ROUTES.find(&req) {
+        Err(no_route) if routes::speaks_openai(req.uri().path()) => {
+            boxed(no_route.with_allow(openai::error_response(&ctx, &no_route.error)))
         }
-        Route::Health | Route::Resolve => {
-            boxed(ctx.method_not_allowed(&method, &path, routes::GET_ONLY))
-        }
-        Route::Execute | Route::Stream => {
-            boxed(ctx.method_not_allowed(&method, &path, routes::POST_ONLY))
-        }
-        Route::OpenAiChat if method == Method::POST => call::handle_openai(req, ctx).await,
-        Route::OpenAiModels if method == Method::GET => boxed(openai::models(&req, &ctx).await),
-        Route::OpenAiChat => boxed(openai::method_not_allowed(
-            &ctx,
-            &method,
-            &path,
-            routes::POST_ONLY,
-        )),
-        Route::OpenAiModels => boxed(openai::method_not_allowed(
-            &ctx,
-            &method,
-            &path,
-            routes::GET_ONLY,
-        )),
-        Route::OpenAiNotFound => boxed(openai::not_found(&ctx, &method, &path)),
-        Route::NotFound => boxed(ctx.not_found(&method, &path)),
+        Err(no_route) => boxed(no_route.response(&ctx)),
+        Ok(Endpoint::Execute) => handle::handle(req, ctx, Mode::Execute).await,
+        Ok(Endpoint::Stream) => handle::handle(req, ctx, Mode::Stream).await,
+        Ok(Endpoint::Health) => boxed(health_check(&ctx, &req).await),
+        Ok(Endpoint::Resolve) => boxed(ctx.respond(StatusCode::OK, resolve::handle(&req).await)),
+        Ok(Endpoint::OpenAiChat) => handle::handle_openai(req, ctx).await,
+        Ok(Endpoint::OpenAiModels) => boxed(openai::models(&req, &ctx).await),
     }
 }
 

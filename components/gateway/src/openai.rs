@@ -4,15 +4,12 @@
 //! [`prompthelm_domain::openai`]); this module holds the model list and
 //! OpenAI's error shape.
 
-use prompthelm_component_kit::{
-    ApiError, JsonResponse, Method, RequestContext, StatusCode, codes, with_allow,
-};
+use prompthelm_component_kit::{ApiError, JsonResponse, RequestContext, StatusCode};
 use prompthelm_domain::auth::Scope;
 use prompthelm_domain::openai;
 use prompthelm_domain::pagination::{MAX_LIMIT, PageRequest};
 use prompthelm_domain::time::parse_timestamp;
-use prompthelm_store::auth::authenticate;
-use prompthelm_store::db::Db;
+use prompthelm_store::caller::authorize_ignoring_query;
 use prompthelm_store::prompts::{self, Filter};
 use serde_json::{Value, json};
 use spin_sdk::http::Request;
@@ -69,25 +66,6 @@ pub fn error_response(ctx: &RequestContext, error: &ApiError) -> JsonResponse {
     ctx.json(error.status, &body)
 }
 
-pub fn not_found(ctx: &RequestContext, method: &Method, path: &str) -> JsonResponse {
-    error_response(
-        ctx,
-        &ApiError::not_found(codes::NOT_FOUND, format!("no route for {method} {path}")),
-    )
-}
-
-pub fn method_not_allowed(
-    ctx: &RequestContext,
-    method: &Method,
-    path: &str,
-    allowed: &[Method],
-) -> JsonResponse {
-    with_allow(
-        error_response(ctx, &ApiError::method_not_allowed(method, path, allowed)),
-        allowed,
-    )
-}
-
 /// `GET /api/v1/openai/v1/models`: the organization's prompts (not
 /// archived) as `prompt:<slug>` models. Scope `gateway:execute`.
 pub async fn models(req: &Request, ctx: &RequestContext) -> JsonResponse {
@@ -98,8 +76,7 @@ pub async fn models(req: &Request, ctx: &RequestContext) -> JsonResponse {
 }
 
 async fn list(req: &Request) -> Result<Vec<Value>, ApiError> {
-    let db = Db::open().await?;
-    let principal = authenticate(&db, req.headers(), Scope::GatewayExecute).await?;
+    let (principal, db, _) = authorize_ignoring_query(req, Scope::GatewayExecute).await?;
     let filter = Filter {
         search: None,
         include_archived: false,

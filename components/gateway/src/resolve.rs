@@ -9,14 +9,12 @@
 //! `unavailable` (the store failed) or `bypass` (development). Scope
 //! `gateway:execute`.
 
-use prompthelm_component_kit::request::Query;
 use prompthelm_component_kit::{ApiError, codes};
 use prompthelm_domain::auth::Scope;
-use prompthelm_store::auth::authenticate;
-use prompthelm_store::cache::{
-    self, Cache, CacheOutcome, Environment, PromptRef, ResolvedPrompt, ResolvedVersion,
-};
+use prompthelm_store::cache::{self, Cache, CacheOutcome};
+use prompthelm_store::caller::authorize;
 use prompthelm_store::db::Db;
+use prompthelm_store::resolved::{self, Environment, PromptRef, ResolvedPrompt, ResolvedVersion};
 use serde::Serialize;
 use spin_sdk::http::Request;
 
@@ -32,14 +30,17 @@ pub struct Resolution {
 
 /// `GET /api/v1/gateway/resolve`.
 pub async fn handle(req: &Request) -> Result<Resolution, ApiError> {
-    let db = Db::open().await?;
-    let principal = authenticate(&db, req.headers(), Scope::GatewayExecute).await?;
-    let query = Query::parse(req.uri(), &["promptSlug", "promptId", "environment"])?;
+    let (principal, db, query) = authorize(
+        req,
+        Scope::GatewayExecute,
+        &["promptSlug", "promptId", "environment"],
+    )
+    .await?;
     let prompt = match (query.get("promptSlug"), query.get("promptId")) {
         (Some(slug), None) => PromptRef::Slug(slug),
         (None, Some(id)) => PromptRef::Id(id),
         _ => {
-            return Err(ApiError::bad_request(
+            return Err(ApiError::validation_error(
                 "give exactly one of promptSlug and promptId",
             ));
         }
@@ -47,7 +48,7 @@ pub async fn handle(req: &Request) -> Result<Resolution, ApiError> {
     let environment = match query.get("environment") {
         None => Environment::Production,
         Some(name) => Environment::parse(name).ok_or_else(|| {
-            ApiError::bad_request(format!(
+            ApiError::validation_error(format!(
                 "environment must be production or development, not {name:?}"
             ))
         })?,
@@ -79,7 +80,7 @@ pub async fn lookup(
             }
         }
         Environment::Development => (
-            cache::load(db, organization_id, prompt, environment).await?,
+            resolved::load(db, organization_id, prompt, environment).await?,
             "bypass",
         ),
     };

@@ -3,7 +3,7 @@
 //! matched here, because these paths are the public wire contract the
 //! client SDKs (PromptHelm's and OpenAI's) call.
 
-use prompthelm_component_kit::Method;
+use prompthelm_component_kit::{Method, RouteTable, route};
 
 /// Liveness and dependency report.
 pub const HEALTH_PATH: &str = "/api/v1/gateway/health";
@@ -23,76 +23,97 @@ pub const OPENAI_MODELS_PATH: &str = "/api/v1/openai/v1/models";
 /// Everything under it answers in OpenAI's error shape.
 pub const OPENAI_PREFIX: &str = "/api/v1/openai/";
 
-/// Methods allowed on [`HEALTH_PATH`] and [`RESOLVE_PATH`].
-pub const GET_ONLY: &[Method] = &[Method::GET];
-/// Methods allowed on [`EXECUTE_PATH`] and [`STREAM_PATH`].
-pub const POST_ONLY: &[Method] = &[Method::POST];
+/// What serves each path the component answers (it is mounted on
+/// wildcards, so the table lists exact paths: `/health/` is a 404).
+pub const ROUTES: RouteTable<Endpoint> = RouteTable(&[
+    route(Method::GET, HEALTH_PATH, Endpoint::Health),
+    route(Method::GET, RESOLVE_PATH, Endpoint::Resolve),
+    route(Method::POST, EXECUTE_PATH, Endpoint::Execute),
+    route(Method::POST, STREAM_PATH, Endpoint::Stream),
+    route(Method::POST, OPENAI_CHAT_PATH, Endpoint::OpenAiChat),
+    route(Method::GET, OPENAI_MODELS_PATH, Endpoint::OpenAiModels),
+]);
 
-/// What a request path resolves to.
+/// The component's endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
-    /// `/api/v1/gateway/health`
+pub enum Endpoint {
+    /// `GET /api/v1/gateway/health`
     Health,
-    /// `/api/v1/gateway/resolve`
+    /// `GET /api/v1/gateway/resolve`
     Resolve,
-    /// `/api/v1/gateway/execute`
+    /// `POST /api/v1/gateway/execute`
     Execute,
-    /// `/api/v1/gateway/stream`
+    /// `POST /api/v1/gateway/stream`
     Stream,
-    /// `/api/v1/openai/v1/chat/completions`
+    /// `POST /api/v1/openai/v1/chat/completions`
     OpenAiChat,
-    /// `/api/v1/openai/v1/models`
+    /// `GET /api/v1/openai/v1/models`
     OpenAiModels,
-    /// Anything else under `/api/v1/openai/`: 404 in OpenAI's shape.
-    OpenAiNotFound,
-    /// Anything else under the component's routes: 404.
-    NotFound,
 }
 
-/// Resolves the request's path (without query).
-pub fn route(path: &str) -> Route {
-    match path {
-        HEALTH_PATH => Route::Health,
-        RESOLVE_PATH => Route::Resolve,
-        EXECUTE_PATH => Route::Execute,
-        STREAM_PATH => Route::Stream,
-        OPENAI_CHAT_PATH => Route::OpenAiChat,
-        OPENAI_MODELS_PATH => Route::OpenAiModels,
-        _ if path.starts_with(OPENAI_PREFIX) => Route::OpenAiNotFound,
-        _ => Route::NotFound,
-    }
+/// Whether errors on `path` (a 404 or 405 included) answer in OpenAI's
+/// shape: everything under [`OPENAI_PREFIX`].
+pub fn speaks_openai(path: &str) -> bool {
+    path.starts_with(OPENAI_PREFIX)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The endpoint serving `path` with whichever method it takes; `Err`
+    /// says which 404 shape a path without one gets.
+    fn route(path: &str) -> Result<Endpoint, &'static str> {
+        for method in [Method::GET, Method::POST] {
+            if let Ok(endpoint) = ROUTES.lookup(&method, path, path) {
+                return Ok(endpoint);
+            }
+        }
+        Err(if speaks_openai(path) {
+            "openai 404"
+        } else {
+            "404"
+        })
+    }
+
     #[test]
     fn health_is_exact() {
-        assert_eq!(route("/api/v1/gateway/health"), Route::Health);
-        assert_eq!(route("/api/v1/gateway/health/"), Route::NotFound);
-        assert_eq!(route("/api/v1/gateway/healthz"), Route::NotFound);
-        assert_eq!(route("/api/v1/gateway/"), Route::NotFound);
-        assert_eq!(route("/api/v1/gateway/execute"), Route::Execute);
-        assert_eq!(route("/api/v1/gateway/execute/"), Route::NotFound);
-        assert_eq!(route("/api/v1/gateway/stream"), Route::Stream);
-        assert_eq!(route("/api/v1/gateway/resolve"), Route::Resolve);
-        assert_eq!(route("/api/v1/gateway/resolve/x"), Route::NotFound);
-        assert_eq!(route("/api/v1/gateway/../gateway/health"), Route::NotFound);
+        assert_eq!(route("/api/v1/gateway/health"), Ok(Endpoint::Health));
+        assert_eq!(route("/api/v1/gateway/health/"), Err("404"));
+        assert_eq!(route("/api/v1/gateway/healthz"), Err("404"));
+        assert_eq!(route("/api/v1/gateway/"), Err("404"));
+        assert_eq!(route("/api/v1/gateway/execute"), Ok(Endpoint::Execute));
+        assert_eq!(route("/api/v1/gateway/execute/"), Err("404"));
+        assert_eq!(route("/api/v1/gateway/stream"), Ok(Endpoint::Stream));
+        assert_eq!(route("/api/v1/gateway/resolve"), Ok(Endpoint::Resolve));
+        assert_eq!(route("/api/v1/gateway/resolve/x"), Err("404"));
+        assert_eq!(route("/api/v1/gateway/../gateway/health"), Err("404"));
     }
 
     #[test]
     fn openai_routes_are_exact() {
         assert_eq!(
             route("/api/v1/openai/v1/chat/completions"),
-            Route::OpenAiChat
+            Ok(Endpoint::OpenAiChat)
         );
-        assert_eq!(route("/api/v1/openai/v1/models"), Route::OpenAiModels);
-        assert_eq!(route("/api/v1/openai/v1/models/x"), Route::OpenAiNotFound);
         assert_eq!(
-            route("/api/v1/openai/v1/completions"),
-            Route::OpenAiNotFound
+            route("/api/v1/openai/v1/models"),
+            Ok(Endpoint::OpenAiModels)
         );
-        assert_eq!(route("/api/v1/openai"), Route::NotFound);
+        assert_eq!(route("/api/v1/openai/v1/models/x"), Err("openai 404"));
+        assert_eq!(route("/api/v1/openai/v1/completions"), Err("openai 404"));
+        assert_eq!(route("/api/v1/openai"), Err("404"));
+    }
+
+    #[test]
+    fn each_path_takes_one_method() {
+        let no = ROUTES
+            .lookup(&Method::GET, EXECUTE_PATH, EXECUTE_PATH)
+            .unwrap_err();
+        assert_eq!(no.allow, [Method::POST]);
+        let no = ROUTES
+            .lookup(&Method::POST, HEALTH_PATH, HEALTH_PATH)
+            .unwrap_err();
+        assert_eq!(no.allow, [Method::GET]);
     }
 }

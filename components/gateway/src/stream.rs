@@ -31,8 +31,10 @@ use serde_json::{Value, json};
 use spin_sdk::http::{BoxBody, Response, box_body};
 use spin_sdk::wasip3::http_compat::IncomingResponseBody;
 
-use crate::call::{Call, Dialect, Prepared, millis_since};
-use crate::upstream::{self, Deadline, UpstreamError};
+use crate::call::{Call, millis_since};
+use crate::dialect::Dialect;
+use crate::provider::Prepared;
+use crate::upstream::{self, CallDeadline, UpstreamError};
 
 /// The most bytes of a stream kept for the log's transcript; the stored
 /// text is capped again at [`transcript::BODY_CAP`].
@@ -44,6 +46,12 @@ const CLIENT_CLOSED_REQUEST: &str = "CLIENT_CLOSED_REQUEST";
 /// The log's code when the caller stopped reading: frames could not be
 /// handed over before the call's deadline, so the relay gave up.
 const CLIENT_STALLED: &str = "CLIENT_STALLED";
+
+/// The status a stream's caller got: the response head (200) goes out
+/// before the provider's first delta, so a stream that fails later is
+/// logged with it as its `http_status` and the failure in `status` and
+/// `error_code` (the error frame says the same).
+const HEAD_SENT: StatusCode = StatusCode::OK;
 
 /// Where the text comes from.
 enum Source {
@@ -282,7 +290,7 @@ async fn relay(
     let cost = call.record_usage(input, output, cached);
 
     let last_frame = match outcome {
-        Ok(()) => match call.store(Status::Success, StatusCode::OK, None).await {
+        Ok(()) => match call.store(Status::Success, HEAD_SENT, None).await {
             Ok(()) => relayed
                 .framer
                 .done(&call, &prepared.chat.model, input, output, cost.usd),
@@ -290,10 +298,7 @@ async fn relay(
         },
         Err(Stop::Upstream(e)) => {
             let message = e.message(prepared.provider, &prepared.secret_refs());
-            match call
-                .store(Status::Error, StatusCode::OK, Some(e.code()))
-                .await
-            {
+            match call.store(Status::Error, HEAD_SENT, Some(e.code())).await {
                 Ok(()) => relayed.framer.error(&call, e.status(), e.code(), &message),
                 Err(store_error) => relayed.framer.error(
                     &call,
@@ -308,7 +313,7 @@ async fn relay(
                 Stop::ClientStalled => CLIENT_STALLED,
                 _ => CLIENT_CLOSED_REQUEST,
             };
-            if let Err(e) = call.store(Status::Error, StatusCode::OK, Some(code)).await {
+            if let Err(e) = call.store(Status::Error, HEAD_SENT, Some(code)).await {
                 eprintln!(
                     "gateway: execution log {} not stored after the client {}: {}",
                     call.log.id,
@@ -367,7 +372,7 @@ async fn apply(
     events: Vec<StreamEvent>,
     frames: &mut Sender<Bytes>,
     relayed: &mut Relayed,
-    deadline: &Deadline,
+    deadline: &CallDeadline,
 ) -> Result<bool, Stop> {
     for event in events {
         match event {
@@ -395,7 +400,7 @@ async fn apply(
 async fn flush(
     frames: &mut Sender<Bytes>,
     relayed: &mut Relayed,
-    deadline: &Deadline,
+    deadline: &CallDeadline,
 ) -> Result<(), Stop> {
     let rest = std::mem::replace(&mut relayed.scrubber, StreamScrubber::new(&[])).finish();
     if rest.is_empty() {
@@ -407,7 +412,11 @@ async fn flush(
 /// Hands one frame to the response body. A caller that stops reading fills
 /// the buffers until this waits; past the call's deadline it gives up, so
 /// a stalled client cannot hold the instance beyond the call's budget.
-async fn send(frames: &mut Sender<Bytes>, frame: &Bytes, deadline: &Deadline) -> Result<(), Stop> {
+async fn send(
+    frames: &mut Sender<Bytes>,
+    frame: &Bytes,
+    deadline: &CallDeadline,
+) -> Result<(), Stop> {
     match deadline.race(frames.send(frame.clone())).await {
         None => Err(Stop::ClientStalled),
         Some(sent) => sent.map_err(|_| Stop::ClientGone),

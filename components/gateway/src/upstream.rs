@@ -95,14 +95,14 @@ pub fn not_configured(message: String) -> ApiError {
 
 /// When the provider call must be over.
 #[derive(Clone, Copy)]
-pub struct Deadline {
+pub struct CallDeadline {
     at: Instant,
     budget_ms: u64,
 }
 
-impl Deadline {
+impl CallDeadline {
     pub fn after_ms(budget_ms: u64) -> Self {
-        Deadline {
+        CallDeadline {
             at: Instant::now() + Duration::from_millis(budget_ms),
             budget_ms,
         }
@@ -201,7 +201,7 @@ impl From<ProviderError> for UpstreamError {
 /// Sends `request`; the answer's headers must arrive before the deadline.
 pub async fn send(
     mut request: http::Request<Vec<u8>>,
-    deadline: &Deadline,
+    deadline: &CallDeadline,
 ) -> Result<Response, UpstreamError> {
     // A declared length keeps the body from being sent chunked: on a kept-
     // alive provider connection without TCP_NODELAY (Spin's), the closing
@@ -232,7 +232,7 @@ pub async fn send(
 
 async fn send_once(
     request: http::Request<Vec<u8>>,
-    deadline: &Deadline,
+    deadline: &CallDeadline,
 ) -> Result<Response, UpstreamError> {
     let request = request.map(|body| Full::new(Bytes::from(body)));
     match deadline.race(spin_sdk::http::send(request)).await {
@@ -245,7 +245,7 @@ async fn send_once(
 }
 
 /// Reads a whole body before the deadline, at most [`MAX_BODY_BYTES`].
-pub async fn read_body<B>(body: &mut B, deadline: &Deadline) -> Result<Vec<u8>, UpstreamError>
+pub async fn read_body<B>(body: &mut B, deadline: &CallDeadline) -> Result<Vec<u8>, UpstreamError>
 where
     B: http_body::Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Debug,
@@ -266,7 +266,7 @@ where
 /// A body that fails mid-way was cut off.
 pub async fn next_chunk<B>(
     body: &mut B,
-    deadline: &Deadline,
+    deadline: &CallDeadline,
 ) -> Result<Option<Bytes>, UpstreamError>
 where
     B: http_body::Body<Data = Bytes> + Unpin,

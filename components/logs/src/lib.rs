@@ -12,8 +12,10 @@
 //!   than N days (default: the `log_retention_days` variable, 90); rollups
 //!   stay, so analytics keep the whole history. Scope `admin`; audited.
 
-use prompthelm_component_kit::request::{Query, matched_route, path_param};
-use prompthelm_component_kit::{ApiError, JsonResponse, Method, RequestContext, StatusCode};
+use prompthelm_component_kit::request::path_param;
+use prompthelm_component_kit::{
+    ApiError, JsonResponse, Method, RequestContext, RouteTable, StatusCode, route,
+};
 use prompthelm_component_kit::{codes, variables};
 use prompthelm_domain::auth::Scope;
 use prompthelm_domain::log_filter::parse_filter;
@@ -21,8 +23,7 @@ use prompthelm_domain::pagination::Page;
 use prompthelm_domain::rollup::DAY_MS;
 use prompthelm_domain::time::rfc3339_millis;
 use prompthelm_store::audit::{self, NewEntry, actions};
-use prompthelm_store::auth::authenticate;
-use prompthelm_store::db::Db;
+use prompthelm_store::caller::authorize;
 use prompthelm_store::executions::{self, ListFilter, LogDetail, LogSummary, Status};
 use serde::Serialize;
 use spin_sdk::http::Request;
@@ -36,29 +37,41 @@ const MAX_RETENTION_DAYS: i64 = 36_500;
 /// again. Bounds the request's time however many logs are due.
 const PURGE_MAX_BATCHES: u32 = 100;
 
+#[derive(Debug, Clone, Copy)]
+enum Endpoint {
+    List,
+    Purge,
+    Detail,
+}
+
+const ROUTES: RouteTable<Endpoint> = RouteTable(&[
+    route(Method::GET, "/api/v1/execution-logs", Endpoint::List),
+    route(
+        Method::POST,
+        "/api/v1/execution-logs/purge",
+        Endpoint::Purge,
+    ),
+    route(Method::GET, "/api/v1/execution-logs/:id", Endpoint::Detail),
+]);
+
 #[spin_sdk::http_service]
 async fn handler(req: Request) -> JsonResponse {
     let ctx = RequestContext::from_request(&req);
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    if matched_route(&req).is_some_and(|r| r.ends_with("/purge")) {
-        return match method {
-            Method::POST => ctx.respond(StatusCode::OK, purge(&ctx, &req).await),
-            other => ctx.method_not_allowed(&other, &path, &[Method::POST]),
-        };
-    }
-    match (path_param(&req, "id"), method) {
-        (None, Method::GET) => ctx.respond(StatusCode::OK, list(&req).await),
-        (Some(id), Method::GET) => ctx.respond(StatusCode::OK, detail(&req, &id).await),
-        (_, other) => ctx.method_not_allowed(&other, &path, &[Method::GET]),
+    match ROUTES.find(&req) {
+        Err(no_route) => no_route.response(&ctx),
+        Ok(Endpoint::List) => ctx.respond(StatusCode::OK, list(&req).await),
+        Ok(Endpoint::Purge) => ctx.respond(StatusCode::OK, purge(&ctx, &req).await),
+        Ok(Endpoint::Detail) => {
+            let id = path_param(&req, "id").unwrap_or_default();
+            ctx.respond(StatusCode::OK, detail(&req, &id).await)
+        }
     }
 }
 
 async fn list(req: &Request) -> Result<Page<LogSummary>, ApiError> {
-    let db = Db::open().await?;
-    let principal = authenticate(&db, req.headers(), Scope::AnalyticsRead).await?;
-    let query = Query::parse(
-        req.uri(),
+    let (principal, db, query) = authorize(
+        req,
+        Scope::AnalyticsRead,
         &[
             "promptId",
             "versionId",
@@ -72,20 +85,21 @@ async fn list(req: &Request) -> Result<Page<LogSummary>, ApiError> {
             "limit",
             "cursor",
         ],
-    )?;
+    )
+    .await?;
     let text = |name: &str| query.get(name).map(str::to_owned);
     let status = query
         .get("status")
         .map(|s| {
             Status::parse(s).ok_or_else(|| {
-                ApiError::bad_request(format!("status must be success or error; not {s:?}"))
+                ApiError::validation_error(format!("status must be success or error; not {s:?}"))
             })
         })
         .transpose()?;
     if let Some(env) = query.get("environment")
         && !matches!(env, "production" | "development")
     {
-        return Err(ApiError::bad_request(format!(
+        return Err(ApiError::validation_error(format!(
             "environment must be production or development; not {env:?}"
         )));
     }
@@ -116,9 +130,7 @@ async fn list(req: &Request) -> Result<Page<LogSummary>, ApiError> {
 }
 
 async fn detail(req: &Request, id: &str) -> Result<LogDetail, ApiError> {
-    let db = Db::open().await?;
-    let principal = authenticate(&db, req.headers(), Scope::AnalyticsRead).await?;
-    Query::parse(req.uri(), &[])?;
+    let (principal, db, _) = authorize(req, Scope::AnalyticsRead, &[]).await?;
     executions::get(&db, &principal.organization_id, id)
         .await?
         .ok_or_else(|| {
@@ -143,16 +155,14 @@ struct PurgeReport {
 }
 
 async fn purge(ctx: &RequestContext, req: &Request) -> Result<PurgeReport, ApiError> {
-    let db = Db::open().await?;
-    let principal = authenticate(&db, req.headers(), Scope::Admin).await?;
-    let query = Query::parse(req.uri(), &["olderThanDays"])?;
+    let (principal, db, query) = authorize(req, Scope::Admin, &["olderThanDays"]).await?;
     let days = match query.get("olderThanDays") {
         Some(text) => text
             .parse::<i64>()
             .ok()
             .filter(|d| (1..=MAX_RETENTION_DAYS).contains(d))
             .ok_or_else(|| {
-                ApiError::bad_request(format!(
+                ApiError::validation_error(format!(
                     "olderThanDays must be a whole number from 1 to {MAX_RETENTION_DAYS}"
                 ))
             })?,

@@ -12,32 +12,42 @@
 //! because the promote did happen. Promoting the production version again
 //! changes nothing and refreshes the cache again, so a retry is harmless.
 
-use prompthelm_component_kit::request::{Query, path_param, read_optional_json};
-use prompthelm_component_kit::{ApiError, JsonResponse, Method, RequestContext, StatusCode};
+use prompthelm_component_kit::request::{path_param, read_optional_json};
+use prompthelm_component_kit::{
+    ApiError, JsonResponse, Method, RequestContext, RouteTable, StatusCode, route,
+};
 use prompthelm_domain::auth::Scope;
-use prompthelm_store::auth::authenticate;
 use prompthelm_store::cache;
-use prompthelm_store::db::Db;
+use prompthelm_store::caller::authorize;
 use prompthelm_store::versions::{self, Expected, Promotion};
 use prompthelm_store::{Stamp, prompts};
 use serde::Deserialize;
 use spin_sdk::http::Request;
 
+#[derive(Debug, Clone, Copy)]
+enum Endpoint {
+    Promote,
+}
+
+const ROUTES: RouteTable<Endpoint> = RouteTable(&[route(
+    Method::POST,
+    "/api/v1/prompts/:id/versions/:vid/promote",
+    Endpoint::Promote,
+)]);
+
 #[spin_sdk::http_service]
 async fn handler(req: Request) -> JsonResponse {
     let ctx = RequestContext::from_request(&req);
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let (Some(prompt_id), Some(version_id)) = (path_param(&req, "id"), path_param(&req, "vid"))
-    else {
-        return ctx.not_found(&method, &path);
-    };
-    match method {
-        Method::POST => ctx.respond(
-            StatusCode::OK,
-            promote(&ctx, req, &prompt_id, &version_id).await,
-        ),
-        _ => ctx.method_not_allowed(&method, &path, &[Method::POST]),
+    match ROUTES.find(&req) {
+        Err(no_route) => no_route.response(&ctx),
+        Ok(Endpoint::Promote) => {
+            let prompt_id = path_param(&req, "id").unwrap_or_default();
+            let version_id = path_param(&req, "vid").unwrap_or_default();
+            ctx.respond(
+                StatusCode::OK,
+                promote(&ctx, req, &prompt_id, &version_id).await,
+            )
+        }
     }
 }
 
@@ -61,9 +71,7 @@ async fn promote(
     prompt_id: &str,
     version_id: &str,
 ) -> Result<Promotion, ApiError> {
-    let db = Db::open().await?;
-    let principal = authenticate(&db, req.headers(), Scope::PromptsWrite).await?;
-    Query::parse(req.uri(), &[])?;
+    let (principal, db, _) = authorize(&req, Scope::PromptsWrite, &[]).await?;
     let body: PromoteBody = read_optional_json(req).await?;
     let expected = match &body.expected_current_version_id {
         None => Expected::Anything,

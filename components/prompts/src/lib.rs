@@ -5,51 +5,67 @@
 //! Archive and unarchive change what the gateway may execute, so they write
 //! through to the key-value cache; hence this component's KV grant.
 
-use prompthelm_component_kit::request::{Query, matched_route, path_param, read_json};
-use prompthelm_component_kit::{ApiError, JsonResponse, Method, RequestContext, StatusCode};
+use prompthelm_component_kit::request::{path_param, read_json};
+use prompthelm_component_kit::{
+    ApiError, JsonResponse, Method, RequestContext, RouteTable, StatusCode, route,
+};
 use prompthelm_domain::auth::Scope;
 use prompthelm_domain::requests::NewPrompt;
-use prompthelm_store::auth::authenticate;
 use prompthelm_store::cache;
-use prompthelm_store::db::Db;
-use prompthelm_store::{Stamp, prompts};
+use prompthelm_store::caller::{authorize, authorize_ignoring_query};
+use prompthelm_store::{Stamp, prompt_detail, prompts};
 use spin_sdk::http::Request;
+
+#[derive(Debug, Clone, Copy)]
+enum Endpoint {
+    List,
+    Create,
+    Detail,
+    Archive,
+    Unarchive,
+}
+
+const ROUTES: RouteTable<Endpoint> = RouteTable(&[
+    route(Method::GET, "/api/v1/prompts", Endpoint::List),
+    route(Method::POST, "/api/v1/prompts", Endpoint::Create),
+    route(Method::GET, "/api/v1/prompts/:id", Endpoint::Detail),
+    route(
+        Method::POST,
+        "/api/v1/prompts/:id/archive",
+        Endpoint::Archive,
+    ),
+    route(
+        Method::POST,
+        "/api/v1/prompts/:id/unarchive",
+        Endpoint::Unarchive,
+    ),
+]);
 
 #[spin_sdk::http_service]
 async fn handler(req: Request) -> JsonResponse {
     let ctx = RequestContext::from_request(&req);
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let route = matched_route(&req).unwrap_or_default().to_owned();
-    let Some(id) = path_param(&req, "id") else {
-        return match method {
-            Method::GET => ctx.respond(StatusCode::OK, list(&req).await),
-            Method::POST => ctx.respond(StatusCode::CREATED, create(&ctx, req).await),
-            _ => ctx.method_not_allowed(&method, &path, &[Method::GET, Method::POST]),
-        };
-    };
-    let archive = if route.ends_with("/:id/archive") {
-        Some(true)
-    } else if route.ends_with("/:id/unarchive") {
-        Some(false)
-    } else {
-        None
-    };
-    match (archive, method) {
-        (Some(archived), Method::POST) => ctx.respond(
-            StatusCode::OK,
-            set_archived(&ctx, &req, &id, archived).await,
-        ),
-        (Some(_), method) => ctx.method_not_allowed(&method, &path, &[Method::POST]),
-        (None, Method::GET) => ctx.respond(StatusCode::OK, detail(&req, &id).await),
-        (None, method) => ctx.method_not_allowed(&method, &path, &[Method::GET]),
+    let id = path_param(&req, "id").unwrap_or_default();
+    match ROUTES.find(&req) {
+        Err(no_route) => no_route.response(&ctx),
+        Ok(Endpoint::List) => ctx.respond(StatusCode::OK, list(&req).await),
+        Ok(Endpoint::Create) => ctx.respond(StatusCode::CREATED, create(&ctx, req).await),
+        Ok(Endpoint::Detail) => ctx.respond(StatusCode::OK, detail(&req, &id).await),
+        Ok(Endpoint::Archive) => {
+            ctx.respond(StatusCode::OK, set_archived(&ctx, &req, &id, true).await)
+        }
+        Ok(Endpoint::Unarchive) => {
+            ctx.respond(StatusCode::OK, set_archived(&ctx, &req, &id, false).await)
+        }
     }
 }
 
 async fn list(req: &Request) -> Result<impl serde::Serialize, ApiError> {
-    let db = Db::open().await?;
-    let principal = authenticate(&db, req.headers(), Scope::PromptsRead).await?;
-    let query = Query::parse(req.uri(), &["q", "includeArchived", "limit", "cursor"])?;
+    let (principal, db, query) = authorize(
+        req,
+        Scope::PromptsRead,
+        &["q", "includeArchived", "limit", "cursor"],
+    )
+    .await?;
     let filter = prompts::Filter {
         search: query.get("q").filter(|q| !q.is_empty()).map(str::to_owned),
         include_archived: query.flag("includeArchived")?,
@@ -58,8 +74,7 @@ async fn list(req: &Request) -> Result<impl serde::Serialize, ApiError> {
 }
 
 async fn create(ctx: &RequestContext, req: Request) -> Result<impl serde::Serialize, ApiError> {
-    let db = Db::open().await?;
-    let principal = authenticate(&db, req.headers(), Scope::PromptsWrite).await?;
+    let (principal, db, _) = authorize_ignoring_query(&req, Scope::PromptsWrite).await?;
     let body: NewPrompt = read_json(req).await?;
     body.validate().map_err(ApiError::invalid_fields)?;
     let stamp = Stamp::from(ctx);
@@ -75,10 +90,8 @@ async fn create(ctx: &RequestContext, req: Request) -> Result<impl serde::Serial
 }
 
 async fn detail(req: &Request, id: &str) -> Result<impl serde::Serialize, ApiError> {
-    let db = Db::open().await?;
-    let principal = authenticate(&db, req.headers(), Scope::PromptsRead).await?;
-    Query::parse(req.uri(), &[])?;
-    prompts::detail(&db, &principal.organization_id, id).await
+    let (principal, db, _) = authorize(req, Scope::PromptsRead, &[]).await?;
+    prompt_detail::get(&db, &principal.organization_id, id).await
 }
 
 async fn set_archived(
@@ -87,9 +100,7 @@ async fn set_archived(
     id: &str,
     archived: bool,
 ) -> Result<impl serde::Serialize, ApiError> {
-    let db = Db::open().await?;
-    let principal = authenticate(&db, req.headers(), Scope::PromptsWrite).await?;
-    Query::parse(req.uri(), &[])?;
+    let (principal, db, _) = authorize(req, Scope::PromptsWrite, &[]).await?;
     let stamp = Stamp::from(ctx);
     let prompt = db
         .transaction(async |db| prompts::set_archived(db, &principal, id, archived, stamp).await)

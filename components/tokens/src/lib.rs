@@ -13,56 +13,75 @@
 //! - `GET /api/v1/organizations/current`: the caller's organization.
 
 use prompthelm_component_kit::request::{Query, path_param, read_json};
-use prompthelm_component_kit::{ApiError, JsonResponse, Method, RequestContext, StatusCode};
+use prompthelm_component_kit::{
+    ApiError, JsonResponse, Method, RequestContext, RouteTable, StatusCode, route,
+};
 use prompthelm_domain::auth::Scope;
 use prompthelm_domain::ids::DEFAULT_ORGANIZATION;
 use prompthelm_domain::requests::{NewOrganization, NewToken};
 use prompthelm_store::Stamp;
-use prompthelm_store::auth::{Principal, authenticate, identify, token_hash_key};
-use prompthelm_store::db::Db;
+use prompthelm_store::auth::{Principal, token_hash_key};
+use prompthelm_store::caller::{authorize, authorize_ignoring_query, identify_caller};
 use prompthelm_store::tokens::{self, MintedToken, Organization};
 use serde::Serialize;
 use spin_sdk::http::Request;
 
+#[derive(Debug, Clone, Copy)]
+enum Endpoint {
+    List,
+    Mint,
+    Current,
+    Get,
+    Revoke,
+    CreateOrganization,
+    CurrentOrganization,
+}
+
+const ROUTES: RouteTable<Endpoint> = RouteTable(&[
+    route(Method::GET, "/api/v1/tokens", Endpoint::List),
+    route(Method::POST, "/api/v1/tokens", Endpoint::Mint),
+    route(Method::GET, "/api/v1/tokens/current", Endpoint::Current),
+    route(Method::GET, "/api/v1/tokens/:id", Endpoint::Get),
+    route(Method::DELETE, "/api/v1/tokens/:id", Endpoint::Revoke),
+    route(
+        Method::POST,
+        "/api/v1/organizations",
+        Endpoint::CreateOrganization,
+    ),
+    route(
+        Method::GET,
+        "/api/v1/organizations/current",
+        Endpoint::CurrentOrganization,
+    ),
+]);
+
 #[spin_sdk::http_service]
 async fn handler(req: Request) -> JsonResponse {
     let ctx = RequestContext::from_request(&req);
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let id = path_param(&req, "id");
-    if path.starts_with("/api/v1/organizations") {
-        return match (path.ends_with("/current"), method) {
-            (true, Method::GET) => ctx.respond(StatusCode::OK, current_organization(&req).await),
-            (true, m) => ctx.method_not_allowed(&m, &path, &[Method::GET]),
-            (false, Method::POST) => {
-                ctx.respond(StatusCode::CREATED, create_organization(&ctx, req).await)
-            }
-            (false, m) => ctx.method_not_allowed(&m, &path, &[Method::POST]),
-        };
-    }
-    match (id.as_deref(), method) {
-        (None, Method::GET) => ctx.respond(StatusCode::OK, list(&req).await),
-        (None, Method::POST) => ctx.respond(StatusCode::CREATED, mint(&ctx, req).await),
-        (None, m) => ctx.method_not_allowed(&m, &path, &[Method::GET, Method::POST]),
-        (Some("current"), Method::GET) => ctx.respond(StatusCode::OK, current(&req).await),
-        (Some("current"), m) => ctx.method_not_allowed(&m, &path, &[Method::GET]),
-        (Some(id), Method::GET) => ctx.respond(StatusCode::OK, get(&req, id).await),
-        (Some(id), Method::DELETE) => ctx.respond(StatusCode::OK, revoke(&ctx, &req, id).await),
-        (Some(_), m) => ctx.method_not_allowed(&m, &path, &[Method::GET, Method::DELETE]),
+    let id = path_param(&req, "id").unwrap_or_default();
+    match ROUTES.find(&req) {
+        Err(no_route) => no_route.response(&ctx),
+        Ok(Endpoint::List) => ctx.respond(StatusCode::OK, list(&req).await),
+        Ok(Endpoint::Mint) => ctx.respond(StatusCode::CREATED, mint(&ctx, req).await),
+        Ok(Endpoint::Current) => ctx.respond(StatusCode::OK, current(&req).await),
+        Ok(Endpoint::Get) => ctx.respond(StatusCode::OK, get(&req, &id).await),
+        Ok(Endpoint::Revoke) => ctx.respond(StatusCode::OK, revoke(&ctx, &req, &id).await),
+        Ok(Endpoint::CreateOrganization) => {
+            ctx.respond(StatusCode::CREATED, create_organization(&ctx, req).await)
+        }
+        Ok(Endpoint::CurrentOrganization) => {
+            ctx.respond(StatusCode::OK, current_organization(&req).await)
+        }
     }
 }
 
 async fn list(req: &Request) -> Result<impl Serialize, ApiError> {
-    let db = Db::open().await?;
-    let principal = authenticate(&db, req.headers(), Scope::Admin).await?;
-    let query = Query::parse(req.uri(), &["limit", "cursor"])?;
+    let (principal, db, query) = authorize(req, Scope::Admin, &["limit", "cursor"]).await?;
     tokens::list(&db, &principal.organization_id, &query.page()?).await
 }
 
 async fn mint(ctx: &RequestContext, req: Request) -> Result<MintedToken, ApiError> {
-    let db = Db::open().await?;
-    let principal = authenticate(&db, req.headers(), Scope::Admin).await?;
-    Query::parse(req.uri(), &[])?;
+    let (principal, db, _) = authorize(&req, Scope::Admin, &[]).await?;
     let body: NewToken = read_json(req).await?;
     let scopes = body.validate().map_err(ApiError::invalid_fields)?;
     let key = token_hash_key().await?;
@@ -76,16 +95,12 @@ async fn mint(ctx: &RequestContext, req: Request) -> Result<MintedToken, ApiErro
 }
 
 async fn get(req: &Request, id: &str) -> Result<impl Serialize, ApiError> {
-    let db = Db::open().await?;
-    let principal = authenticate(&db, req.headers(), Scope::Admin).await?;
-    Query::parse(req.uri(), &[])?;
+    let (principal, db, _) = authorize(req, Scope::Admin, &[]).await?;
     tokens::get(&db, &principal.organization_id, id).await
 }
 
 async fn revoke(ctx: &RequestContext, req: &Request, id: &str) -> Result<impl Serialize, ApiError> {
-    let db = Db::open().await?;
-    let principal = authenticate(&db, req.headers(), Scope::Admin).await?;
-    Query::parse(req.uri(), &[])?;
+    let (principal, db, _) = authorize(req, Scope::Admin, &[]).await?;
     db.transaction(async |db| tokens::revoke(db, &principal, id, Stamp::from(ctx)).await)
         .await
 }
@@ -93,7 +108,7 @@ async fn revoke(ctx: &RequestContext, req: &Request, id: &str) -> Result<impl Se
 /// `GET /api/v1/tokens/current`.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Caller {
+struct CurrentToken {
     /// The token id, or `bootstrap`.
     id: String,
     name: String,
@@ -102,11 +117,9 @@ struct Caller {
     organization: Organization,
 }
 
-async fn current(req: &Request) -> Result<Caller, ApiError> {
-    let db = Db::open().await?;
-    let principal = identify(&db, req.headers()).await?;
-    Query::parse(req.uri(), &[])?;
-    Ok(Caller {
+async fn current(req: &Request) -> Result<CurrentToken, ApiError> {
+    let (principal, db, _) = identify_caller(req, &[]).await?;
+    Ok(CurrentToken {
         organization: tokens::organization(&db, &principal.organization_id).await?,
         id: principal.actor,
         name: principal.actor_name,
@@ -116,9 +129,7 @@ async fn current(req: &Request) -> Result<Caller, ApiError> {
 }
 
 async fn current_organization(req: &Request) -> Result<Organization, ApiError> {
-    let db = Db::open().await?;
-    let principal = identify(&db, req.headers()).await?;
-    Query::parse(req.uri(), &[])?;
+    let (principal, db, _) = identify_caller(req, &[]).await?;
     tokens::organization(&db, &principal.organization_id).await
 }
 
@@ -146,8 +157,8 @@ async fn create_organization(
     ctx: &RequestContext,
     req: Request,
 ) -> Result<CreatedOrganization, ApiError> {
-    let db = Db::open().await?;
-    let principal = authenticate(&db, req.headers(), Scope::Admin).await?;
+    // The operator check comes before the query's.
+    let (principal, db, _) = authorize_ignoring_query(&req, Scope::Admin).await?;
     require_operator(&principal)?;
     Query::parse(req.uri(), &[])?;
     let body: NewOrganization = read_json(req).await?;

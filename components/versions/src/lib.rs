@@ -5,55 +5,71 @@
 //! A save changes the development version only; production moves through
 //! the `promote` component, so this one needs no key-value store.
 
-use prompthelm_component_kit::request::{Query, path_param, read_json};
-use prompthelm_component_kit::{ApiError, JsonResponse, Method, RequestContext, StatusCode};
+use prompthelm_component_kit::request::{path_param, read_json};
+use prompthelm_component_kit::{
+    ApiError, JsonResponse, Method, RequestContext, RouteTable, StatusCode, route,
+};
 use prompthelm_domain::auth::Scope;
 use prompthelm_domain::compare::{Comparison, compare};
 use prompthelm_domain::validation::{VersionDraft, validate_draft};
-use prompthelm_store::auth::authenticate;
-use prompthelm_store::db::Db;
+use prompthelm_store::caller::authorize;
 use prompthelm_store::{Stamp, prompts, versions};
 use serde::Serialize;
 use spin_sdk::http::Request;
 
+#[derive(Debug, Clone, Copy)]
+enum Endpoint {
+    List,
+    Create,
+    Get,
+    Compare,
+}
+
+const ROUTES: RouteTable<Endpoint> = RouteTable(&[
+    route(Method::GET, "/api/v1/prompts/:id/versions", Endpoint::List),
+    route(
+        Method::POST,
+        "/api/v1/prompts/:id/versions",
+        Endpoint::Create,
+    ),
+    route(
+        Method::GET,
+        "/api/v1/prompts/:id/versions/:vid",
+        Endpoint::Get,
+    ),
+    route(
+        Method::GET,
+        "/api/v1/prompts/:id/compare",
+        Endpoint::Compare,
+    ),
+]);
+
 #[spin_sdk::http_service]
 async fn handler(req: Request) -> JsonResponse {
     let ctx = RequestContext::from_request(&req);
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let Some(prompt_id) = path_param(&req, "id") else {
-        return ctx.not_found(&method, &path);
+    let endpoint = match ROUTES.find(&req) {
+        Ok(endpoint) => endpoint,
+        Err(no_route) => return no_route.response(&ctx),
     };
-    if let Some(version_id) = path_param(&req, "vid") {
-        return match method {
-            Method::GET => ctx.respond(StatusCode::OK, get(&req, &prompt_id, &version_id).await),
-            _ => ctx.method_not_allowed(&method, &path, &[Method::GET]),
-        };
-    }
-    if path.ends_with("/compare") {
-        return match method {
-            Method::GET => ctx.respond(StatusCode::OK, compare_versions(&req, &prompt_id).await),
-            _ => ctx.method_not_allowed(&method, &path, &[Method::GET]),
-        };
-    }
-    match method {
-        Method::GET => ctx.respond(StatusCode::OK, list(&req, &prompt_id).await),
-        Method::POST => ctx.respond(StatusCode::CREATED, create(&ctx, req, &prompt_id).await),
-        _ => ctx.method_not_allowed(&method, &path, &[Method::GET, Method::POST]),
+    let prompt_id = path_param(&req, "id").unwrap_or_default();
+    match endpoint {
+        Endpoint::List => ctx.respond(StatusCode::OK, list(&req, &prompt_id).await),
+        Endpoint::Create => ctx.respond(StatusCode::CREATED, create(&ctx, req, &prompt_id).await),
+        Endpoint::Get => {
+            let version_id = path_param(&req, "vid").unwrap_or_default();
+            ctx.respond(StatusCode::OK, get(&req, &prompt_id, &version_id).await)
+        }
+        Endpoint::Compare => ctx.respond(StatusCode::OK, compare_versions(&req, &prompt_id).await),
     }
 }
 
 async fn list(req: &Request, prompt_id: &str) -> Result<impl Serialize, ApiError> {
-    let db = Db::open().await?;
-    let principal = authenticate(&db, req.headers(), Scope::PromptsRead).await?;
-    let query = Query::parse(req.uri(), &["limit", "cursor"])?;
+    let (principal, db, query) = authorize(req, Scope::PromptsRead, &["limit", "cursor"]).await?;
     versions::list(&db, &principal.organization_id, prompt_id, &query.page()?).await
 }
 
 async fn get(req: &Request, prompt_id: &str, version_id: &str) -> Result<impl Serialize, ApiError> {
-    let db = Db::open().await?;
-    let principal = authenticate(&db, req.headers(), Scope::PromptsRead).await?;
-    Query::parse(req.uri(), &[])?;
+    let (principal, db, _) = authorize(req, Scope::PromptsRead, &[]).await?;
     // The prompt first, so an unknown prompt says PROMPT_NOT_FOUND.
     prompts::get(&db, &principal.organization_id, prompt_id).await?;
     versions::get(&db, &principal.organization_id, prompt_id, version_id).await
@@ -64,9 +80,7 @@ async fn create(
     req: Request,
     prompt_id: &str,
 ) -> Result<impl Serialize, ApiError> {
-    let db = Db::open().await?;
-    let principal = authenticate(&db, req.headers(), Scope::PromptsWrite).await?;
-    Query::parse(req.uri(), &[])?;
+    let (principal, db, _) = authorize(&req, Scope::PromptsWrite, &[]).await?;
     let draft: VersionDraft = read_json(req).await?;
     // An unknown prompt is a 404 even when the draft is also invalid.
     prompts::get(&db, &principal.organization_id, prompt_id).await?;
@@ -96,9 +110,7 @@ struct VersionRef {
 }
 
 async fn compare_versions(req: &Request, prompt_id: &str) -> Result<impl Serialize, ApiError> {
-    let db = Db::open().await?;
-    let principal = authenticate(&db, req.headers(), Scope::PromptsRead).await?;
-    let query = Query::parse(req.uri(), &["from", "to"])?;
+    let (principal, db, query) = authorize(req, Scope::PromptsRead, &["from", "to"]).await?;
     let (from_id, to_id) = (query.require("from")?, query.require("to")?);
     let org = &principal.organization_id;
     prompts::get(&db, org, prompt_id).await?;

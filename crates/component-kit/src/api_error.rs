@@ -65,8 +65,10 @@ impl ApiError {
     }
 
     /// 400 `VALIDATION_ERROR`: the body or query could not be read at all
-    /// (malformed JSON, a wrong type, an unknown parameter).
-    pub fn bad_request(message: impl Into<String>) -> Self {
+    /// (malformed JSON, a wrong type, an unknown parameter) or a query
+    /// value is out of its range. Named for the code it sends; field
+    /// problems of a readable body are [`ApiError::invalid_fields`] (422).
+    pub fn validation_error(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, codes::VALIDATION_ERROR, message)
     }
 
@@ -235,7 +237,7 @@ mod tests {
         assert!(body["message"].as_str().unwrap().contains("req-1"));
         assert!(body.get("details").is_none());
         // Other statuses keep their message and details.
-        let resp = ctx().api_error(&ApiError::bad_request("limit must be 1 to 200"));
+        let resp = ctx().api_error(&ApiError::validation_error("limit must be 1 to 200"));
         assert!(resp.body().contains("limit must be 1 to 200"));
     }
 

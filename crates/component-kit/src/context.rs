@@ -26,7 +26,7 @@ impl RequestContext {
     /// Like [`RequestContext::from_request`], from the headers alone.
     pub fn from_headers(headers: &http::HeaderMap) -> Self {
         let incoming = headers.get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok());
-        Self::new(incoming, random_bytes, now_unix_millis())
+        Self::new(incoming, secure_random_bytes, now_unix_millis())
     }
 
     /// The pure constructor: `incoming` is the raw `X-Request-Id` header if
@@ -73,14 +73,16 @@ pub fn now_unix_millis() -> i64 {
     }
 }
 
-/// 16 random bytes for a new request id.
+/// 16 bytes from the host's cryptographically secure random source: what
+/// token secrets (`phk_…`), row ids and generated request ids are made of.
 ///
 /// In the component (wasm32) this is WASI `wasi:random/random@0.3.0`
-/// `get-random-u64`, through the `wasip3` bindings spin-sdk already
-/// re-exports: no extra crate, and an interface every WASI 0.3 host
-/// (wasmtime-wasi's p3 linker, Spin 4.1+) provides.
+/// `get-random-u64`, which every WASI host must back with a CSPRNG, through
+/// the `wasip3` bindings spin-sdk already re-exports: no extra crate, and an
+/// interface every WASI 0.3 host (wasmtime-wasi's p3 linker, Spin 4.1+)
+/// provides.
 #[cfg(target_arch = "wasm32")]
-pub fn random_bytes() -> [u8; 16] {
+pub fn secure_random_bytes() -> [u8; 16] {
     use spin_sdk::wasip3::random::random::get_random_u64;
     let mut out = [0u8; 16];
     out[..8].copy_from_slice(&get_random_u64().to_le_bytes());
@@ -88,13 +90,12 @@ pub fn random_bytes() -> [u8; 16] {
     out
 }
 
-/// 16 random bytes for a new request id.
-///
-/// Off wasm (native unit tests) the WASI import does not exist, so this uses
-/// std's per-process random hash keys mixed with a counter and the clock:
-/// unique, not cryptographic (request ids are not secrets).
+/// Off wasm there is no WASI import: this build only serves native unit
+/// tests, and uses std's per-process random hash keys mixed with a counter
+/// and the clock: unique, but NOT cryptographic. Nothing native mints a
+/// real secret (components always run as wasm32).
 #[cfg(not(target_arch = "wasm32"))]
-pub fn random_bytes() -> [u8; 16] {
+pub fn secure_random_bytes() -> [u8; 16] {
     use std::collections::hash_map::RandomState;
     use std::hash::BuildHasher;
     use std::sync::atomic::{AtomicU64, Ordering};

@@ -30,14 +30,16 @@ mod context;
 pub mod host_errors;
 pub mod request;
 mod response;
+pub mod routes;
 pub mod variables;
 
 pub use api_error::ApiError;
-pub use context::{RequestContext, now_unix_millis, random_bytes};
+pub use context::{RequestContext, now_unix_millis, secure_random_bytes};
 pub use http::{Method, StatusCode};
 pub use prompthelm_domain::ErrorEnvelope;
 pub use prompthelm_domain::envelope::codes;
 pub use response::{JsonResponse, REQUEST_ID_HEADER, set_content_length, with_allow};
+pub use routes::{NoRoute, Route, RouteTable, route};
 /// For components that handle JSON beyond the helpers here (and their
 /// tests), without a dependency of their own.
 pub use serde_json;

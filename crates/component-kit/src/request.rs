@@ -45,7 +45,7 @@ async fn read_body(req: spin_sdk::http::Request) -> Result<Vec<u8>, ApiError> {
     let mut bytes = Vec::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
-            ApiError::bad_request(format!("could not read the request body: {e:?}"))
+            ApiError::validation_error(format!("could not read the request body: {e:?}"))
         })?;
         if let Ok(data) = frame.into_data() {
             bytes.extend_from_slice(&data);
@@ -72,12 +72,12 @@ async fn read_body(req: spin_sdk::http::Request) -> Result<Vec<u8>, ApiError> {
 /// The pure half of [`read_json`].
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::validation_error(
             "the request body is empty; send a JSON object",
         ));
     }
     serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::bad_request(format!("the request body is not valid: {e}")))
+        .map_err(|e| ApiError::validation_error(format!("the request body is not valid: {e}")))
 }
 
 /// A route parameter: the value Spin matched for `:name`.
@@ -117,12 +117,12 @@ impl Query {
                 } else {
                     allowed.join(", ")
                 };
-                return Err(ApiError::bad_request(format!(
+                return Err(ApiError::validation_error(format!(
                     "unknown query parameter {name:?}; allowed: {allowed}"
                 )));
             }
             if pairs.iter().any(|(n, _)| n == name.as_ref()) {
-                return Err(ApiError::bad_request(format!(
+                return Err(ApiError::validation_error(format!(
                     "query parameter {name:?} is given more than once"
                 )));
             }
@@ -143,7 +143,7 @@ impl Query {
     pub fn require(&self, name: &str) -> Result<&str, ApiError> {
         match self.get(name) {
             Some(v) if !v.is_empty() => Ok(v),
-            _ => Err(ApiError::bad_request(format!(
+            _ => Err(ApiError::validation_error(format!(
                 "query parameter {name:?} is required"
             ))),
         }
@@ -154,7 +154,7 @@ impl Query {
         match self.get(name) {
             None | Some("false") => Ok(false),
             Some("true") => Ok(true),
-            Some(other) => Err(ApiError::bad_request(format!(
+            Some(other) => Err(ApiError::validation_error(format!(
                 "query parameter {name:?} must be true or false, not {other:?}"
             ))),
         }
@@ -164,8 +164,9 @@ impl Query {
     pub fn timestamp(&self, name: &str) -> Result<Option<i64>, ApiError> {
         self.get(name)
             .map(|v| {
-                prompthelm_domain::time::parse_timestamp(v)
-                    .map_err(|e| ApiError::bad_request(format!("query parameter {name:?}: {e}")))
+                prompthelm_domain::time::parse_timestamp(v).map_err(|e| {
+                    ApiError::validation_error(format!("query parameter {name:?}: {e}"))
+                })
             })
             .transpose()
     }
@@ -173,7 +174,7 @@ impl Query {
     /// The page request from `limit` and `cursor`.
     pub fn page(&self) -> Result<prompthelm_domain::pagination::PageRequest, ApiError> {
         prompthelm_domain::pagination::PageRequest::parse(self.get("limit"), self.get("cursor"))
-            .map_err(ApiError::bad_request)
+            .map_err(ApiError::validation_error)
     }
 }
 

@@ -2,9 +2,12 @@
 //!
 //! Every execution adds one call to the rollup row of its (organization,
 //! prompt, version, hour): counts, sums and a [`LatencySketch`]. The
-//! database does that addition (one UPSERT per call). This module defines
-//! what a call adds ([`delta`], the reference the SQL is tested against),
-//! how rows add up ([`Measures::merge`]), the analytics window and its hour
+//! database does that addition: the triggers of `migrations/0004_rollups.sql`
+//! (hourly) and `0005_daily_rollups.sql` (daily) are the one implementation
+//! production runs. [`delta`] is their Rust twin, kept only as the test
+//! oracle (`tests/rollup_trigger.rs` checks the triggers against it); no
+//! component or store code calls it. This module also defines how rows add
+//! up ([`Measures::merge`]), the analytics window and its hour
 //! or day buckets ([`Window`]), and what the analytics endpoint reports for
 //! each bucket, each version and the whole window ([`summarize`]). Reading
 //! rollups costs O(hours in the window × versions), whatever the number of
@@ -140,8 +143,14 @@ pub struct RollupRow {
     pub measures: Measures,
 }
 
-/// The row one execution adds: what the gateway's UPSERT adds in SQL.
-/// A negative latency (a clock step) counts as 0 ms.
+/// The row one execution adds. A negative latency (a clock step) counts as
+/// 0 ms.
+///
+/// **Test oracle only.** Production adds calls in SQL, in the triggers of
+/// `migrations/0004_rollups.sql` and `0005_daily_rollups.sql`;
+/// `crates/domain/tests/rollup_trigger.rs` checks those triggers against
+/// this function on random calls. A change to what a call adds is a new
+/// migration (applied files are never edited) plus the same change here.
 pub fn delta(e: &Execution<'_>) -> RollupRow {
     let latency_ms = u64::try_from(e.latency_ms).unwrap_or(0);
     let mut latency = LatencySketch::new();

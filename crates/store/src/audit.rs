@@ -2,7 +2,7 @@
 //! there is no code path that changes or removes one, and the schema's
 //! triggers refuse it anyway.
 
-use prompthelm_component_kit::{ApiError, random_bytes};
+use prompthelm_component_kit::{ApiError, secure_random_bytes};
 use prompthelm_domain::analytics::PromotionMarker;
 use prompthelm_domain::ids::{self, AUDIT};
 use prompthelm_domain::pagination::{Page, PageRequest};
@@ -44,8 +44,8 @@ pub async fn append(
     stamp: Stamp<'_>,
     entry: NewEntry<'_>,
 ) -> Result<String, ApiError> {
-    let id = ids::new_id(AUDIT, random_bytes());
-    db.execute(
+    let id = ids::new_id(AUDIT, secure_random_bytes());
+    db.run(
         "INSERT INTO audit_log (id, organization_id, action, actor, actor_name, actor_type, \
          prompt_id, version_id, details, request_id, created_at) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

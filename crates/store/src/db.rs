@@ -23,10 +23,12 @@ thread_local! {
     static IDLE: RefCell<Vec<Connection>> = const { RefCell::new(Vec::new()) };
 }
 
-/// One connection to the `default` database, for one request. Dropped, it
-/// goes back to the instance's idle list, unless a transaction may still be
-/// open on it (a request cut off mid-transaction): that one is closed, which
-/// rolls the transaction back.
+/// One connection to the `default` database, for one request. It is
+/// opened by [`Db::open`], which lives in [`crate::schema`] because opening
+/// brings the schema up to date: this module stays below the schema runner.
+/// Dropped, it goes back to the instance's idle list, unless a transaction
+/// may still be open on it (a request cut off mid-transaction): that one is
+/// closed, which rolls the transaction back.
 pub struct Db {
     conn: Option<Connection>,
     in_transaction: Cell<bool>,
@@ -49,20 +51,16 @@ impl Drop for Db {
 }
 
 impl Db {
-    /// Opens the `default` database (an idle connection of this instance
-    /// when there is one), bringing its schema up to date on the first open
-    /// of this instance ([`crate::schema`]).
-    pub async fn open() -> Result<Db, ApiError> {
+    /// This instance's idle connection to `default`, or a new one.
+    pub(crate) async fn connect() -> Result<Db, ApiError> {
         let conn = match IDLE.with(|idle| idle.borrow_mut().pop()) {
             Some(conn) => conn,
             None => Connection::open_default().await?,
         };
-        let db = Db {
+        Ok(Db {
             conn: Some(conn),
             in_transaction: Cell::new(false),
-        };
-        crate::schema::ensure_current(&db).await?;
-        Ok(db)
+        })
     }
 
     fn conn(&self) -> &Connection {
@@ -107,13 +105,24 @@ impl Db {
         Ok(Page::from_rows(page, items))
     }
 
-    /// Runs a statement that returns no rows; answers how many rows it changed.
-    pub async fn execute(
+    /// Runs a statement that returns no rows.
+    pub async fn run(
+        &self,
+        sql: &str,
+        params: impl IntoIterator<Item = Value>,
+    ) -> Result<(), ApiError> {
+        self.conn().execute(sql, params).await?.result().await?;
+        Ok(())
+    }
+
+    /// Runs a statement that returns no rows; answers how many rows it
+    /// changed (SQLite's `changes()`).
+    pub async fn run_counting_changes(
         &self,
         sql: &str,
         params: impl IntoIterator<Item = Value>,
     ) -> Result<u64, ApiError> {
-        self.conn().execute(sql, params).await?.result().await?;
+        self.run(sql, params).await?;
         Ok(self.conn().changes().await)
     }
 
@@ -128,18 +137,18 @@ impl Db {
         // Set before BEGIN: if this future is dropped anywhere from here to
         // the end, the connection is closed rather than kept.
         self.in_transaction.set(true);
-        self.execute("BEGIN IMMEDIATE", []).await?;
+        self.run("BEGIN IMMEDIATE", []).await?;
         match work(self).await {
             Ok(value) => {
-                self.execute("COMMIT", []).await?;
+                self.run("COMMIT", []).await?;
                 self.in_transaction.set(false);
                 Ok(value)
             }
             Err(e) => {
                 // The connection closes at the end of the request, which
                 // rolls back too; a failed ROLLBACK is still worth a log line.
-                match self.execute("ROLLBACK", []).await {
-                    Ok(_) => self.in_transaction.set(false),
+                match self.run("ROLLBACK", []).await {
+                    Ok(()) => self.in_transaction.set(false),
                     Err(rollback) => eprintln!(
                         "rollback after `{}` failed: {}",
                         e.message, rollback.message

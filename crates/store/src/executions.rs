@@ -55,6 +55,9 @@ pub struct ExecutionLog {
     pub stream: bool,
     pub status: Status,
     pub error_code: Option<String>,
+    /// The status line the caller got, not the outcome: a stream answers
+    /// 200 before its first delta, so a stream that failed later has 200
+    /// here and `status` error with its `error_code`.
     pub http_status: u16,
     pub latency_ms: i64,
     pub provider_latency_ms: Option<i64>,
@@ -74,7 +77,7 @@ pub struct ExecutionLog {
 /// rollups in the same statement (`migrations/0004_rollups.sql`, `0005`).
 pub async fn insert(db: &Db, log: &ExecutionLog) -> Result<(), ApiError> {
     let count = |n: u64| Value::Integer(i64::try_from(n).unwrap_or(i64::MAX));
-    db.execute(
+    db.run(
         "INSERT INTO execution_logs (id, organization_id, actor, prompt_id, version_id, version, \
          environment, model, provider, stream, status, error_code, http_status, latency_ms, \
          provider_latency_ms, input_tokens, output_tokens, cached_input_tokens, cost_usd, \
@@ -323,7 +326,7 @@ pub async fn purge(
     let mut deleted = 0;
     for _ in 0..max_batches {
         let n = db
-            .execute(
+            .run_counting_changes(
                 "DELETE FROM execution_logs WHERE seq IN (SELECT seq FROM execution_logs \
                  WHERE organization_id = ? AND created_at < ? ORDER BY created_at LIMIT ?)",
                 [

@@ -2,6 +2,12 @@
 //! schema in `migrations/`, authentication, the audit log, and the
 //! key-value cache of production resolves.
 //!
+//! Modules depend one way: `db` and `schema` at the bottom; `auth`, `audit`;
+//! `prompts`; `versions` (which checks prompts); `prompt_detail` (both);
+//! `resolved` (the database's answer for an environment); `cache` (the KV
+//! copy of it); `caller` (the request preamble over `db` and `auth`). No
+//! module imports one that imports it back.
+//!
 //! Rules every function here keeps:
 //! - Every query is scoped to the caller's organization; a row of another
 //!   organization is indistinguishable from a missing one (404).
@@ -15,10 +21,13 @@
 pub mod audit;
 pub mod auth;
 pub mod cache;
+pub mod caller;
 pub mod db;
 pub mod executions;
+pub mod prompt_detail;
 pub mod prompts;
 pub mod rate_limit;
+pub mod resolved;
 pub mod rollups;
 pub mod schema;
 pub mod tokens;

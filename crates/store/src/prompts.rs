@@ -1,6 +1,6 @@
 //! Prompts: create, list, read, archive and unarchive.
 
-use prompthelm_component_kit::{ApiError, random_bytes};
+use prompthelm_component_kit::{ApiError, secure_random_bytes};
 use prompthelm_domain::envelope::codes;
 use prompthelm_domain::ids::{self, PROMPT};
 use prompthelm_domain::pagination::{Page, PageRequest};
@@ -12,7 +12,6 @@ use crate::Stamp;
 use crate::audit::{self, NewEntry, actions};
 use crate::auth::Principal;
 use crate::db::{Db, Row};
-use crate::versions::{self, Version};
 
 /// A prompt as listed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -28,16 +27,6 @@ pub struct Prompt {
     pub archived_at: Option<String>,
     pub production_version_id: Option<String>,
     pub development_version_id: Option<String>,
-}
-
-/// A prompt with the versions its environments point at.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PromptDetail {
-    #[serde(flatten)]
-    pub prompt: Prompt,
-    pub production_version: Option<Version>,
-    pub development_version: Option<Version>,
 }
 
 /// The columns [`prompt`] reads, in order.
@@ -94,8 +83,8 @@ pub async fn create(
             ),
         ));
     }
-    let id = ids::new_id(PROMPT, random_bytes());
-    db.execute(
+    let id = ids::new_id(PROMPT, secure_random_bytes());
+    db.run(
         "INSERT INTO prompts (id, organization_id, name, slug, description, created_at, created_by) \
          VALUES (?, ?, ?, ?, ?, ?, ?)",
         [
@@ -191,28 +180,6 @@ pub async fn get(db: &Db, organization_id: &str, prompt_id: &str) -> Result<Prom
     prompt(&row)
 }
 
-/// A prompt with its production and development versions.
-pub async fn detail(
-    db: &Db,
-    organization_id: &str,
-    prompt_id: &str,
-) -> Result<PromptDetail, ApiError> {
-    let prompt = get(db, organization_id, prompt_id).await?;
-    let production_version = match &prompt.production_version_id {
-        Some(id) => Some(versions::get(db, organization_id, prompt_id, id).await?),
-        None => None,
-    };
-    let development_version = match &prompt.development_version_id {
-        Some(id) => Some(versions::get(db, organization_id, prompt_id, id).await?),
-        None => None,
-    };
-    Ok(PromptDetail {
-        prompt,
-        production_version,
-        development_version,
-    })
-}
-
 /// A prompt that may change: it exists in the organization and is not
 /// archived (409 `PROMPT_ARCHIVED` otherwise).
 pub async fn get_active(
@@ -245,7 +212,7 @@ pub async fn set_archived(
     if current.archived == archived {
         return Ok(current);
     }
-    db.execute(
+    db.run(
         "UPDATE prompts SET archived_at = ?, generation = generation + 1 WHERE id = ?",
         [
             if archived {

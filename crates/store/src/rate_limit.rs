@@ -30,7 +30,7 @@ pub async fn count_call(
         .ok_or_else(|| ApiError::internal("the rate-limit upsert returned no row"))?;
     let calls = row.int(0)?;
     if calls == 1 {
-        db.execute(
+        db.run(
             "DELETE FROM gateway_rate_windows WHERE subject = ? AND window_start < ?",
             [Value::Text(subject.to_owned()), Value::Integer(window)],
         )

@@ -38,6 +38,16 @@ include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
 /// request (safe under instance reuse).
 static CURRENT: AtomicBool = AtomicBool::new(false);
 
+impl Db {
+    /// Opens the `default` database, bringing its schema up to date on the
+    /// first open of this instance ([`ensure_current`]).
+    pub async fn open() -> Result<Db, ApiError> {
+        let db = Db::connect().await?;
+        ensure_current(&db).await?;
+        Ok(db)
+    }
+}
+
 /// Brings the schema up to date, once per instance. A schema that cannot be
 /// brought up to date is `503 SCHEMA_NOT_READY`, naming why.
 pub async fn ensure_current(db: &Db) -> Result<(), ApiError> {
@@ -117,7 +127,7 @@ async fn applied(db: &Db) -> Result<Vec<AppliedMigration>, ApiError> {
 /// nobody recorded it meanwhile.
 async fn apply(db: &Db, migration: &Migration) -> Result<(), ApiError> {
     db.transaction(async |db| {
-        db.execute(
+        db.run(
             &format!(
                 "CREATE TABLE IF NOT EXISTS {TRACKING_TABLE} (
                     version INTEGER PRIMARY KEY,
@@ -142,7 +152,7 @@ async fn apply(db: &Db, migration: &Migration) -> Result<(), ApiError> {
         for statement in &migration.statements {
             db.rows(statement, []).await?;
         }
-        db.execute(
+        db.run(
             &format!("INSERT INTO {TRACKING_TABLE} (version, name, checksum) VALUES (?, ?, ?)"),
             [
                 Value::Integer(i64::from(migration.version)),

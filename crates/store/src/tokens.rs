@@ -1,7 +1,7 @@
 //! API tokens and organizations: minting (the secret is returned once and
 //! only its keyed hash is stored), listing without secrets, revoking.
 
-use prompthelm_component_kit::{ApiError, random_bytes};
+use prompthelm_component_kit::{ApiError, secure_random_bytes};
 use prompthelm_domain::auth::{Scope, format_token, hash_token};
 use prompthelm_domain::envelope::codes;
 use prompthelm_domain::ids::{self, ORGANIZATION, TOKEN};
@@ -101,10 +101,10 @@ pub async fn mint(
     } else {
         OPERATOR_CREATOR.to_owned()
     };
-    let secret = format_token(random_bytes());
-    let id = ids::new_id(TOKEN, random_bytes());
+    let secret = format_token(secure_random_bytes());
+    let id = ids::new_id(TOKEN, secure_random_bytes());
     let prefix = secret[..8].to_owned();
-    db.execute(
+    db.run(
         "INSERT INTO api_tokens (id, organization_id, name, token_hash, token_prefix, scopes, \
          created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
@@ -204,7 +204,7 @@ pub async fn revoke(
     if current.revoked {
         return Ok(current);
     }
-    db.execute(
+    db.run(
         "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
         [Value::Integer(stamp.now), Value::Text(token_id.to_owned())],
     )
@@ -261,8 +261,8 @@ pub async fn create_organization(
     name: &str,
     stamp: Stamp<'_>,
 ) -> Result<Organization, ApiError> {
-    let id = ids::new_id(ORGANIZATION, random_bytes());
-    db.execute(
+    let id = ids::new_id(ORGANIZATION, secure_random_bytes());
+    db.run(
         "INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)",
         [
             Value::Text(id.clone()),

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use prompthelm_component_kit::{ApiError, StatusCode, random_bytes};
+use prompthelm_component_kit::{ApiError, StatusCode, secure_random_bytes};
 use prompthelm_domain::compare::VersionContent;
 use prompthelm_domain::envelope::codes;
 use prompthelm_domain::ids::{self, VERSION};
@@ -177,8 +177,8 @@ pub async fn create(
         previous.as_ref().map(|(n, s)| (n, s.as_slice())),
         &draft.variables,
     );
-    let id = ids::new_id(VERSION, random_bytes());
-    db.execute(
+    let id = ids::new_id(VERSION, secure_random_bytes());
+    db.run(
         "INSERT INTO prompt_versions (id, prompt_id, organization_id, version, major, minor, patch, \
          system, user_template, variables, model, temperature, max_tokens, top_p, stop_sequences, \
          message, author, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -204,7 +204,7 @@ pub async fn create(
         ],
     )
     .await?;
-    db.execute(
+    db.run(
         "UPDATE prompts SET development_version_id = ? WHERE id = ?",
         [Value::Text(id.clone()), Value::Text(prompt_id.to_owned())],
     )
@@ -332,7 +332,7 @@ pub async fn promote(
         });
     }
     let revert = target.last_promoted_at.is_some();
-    db.execute(
+    db.run(
         "UPDATE prompts SET production_version_id = ?, generation = generation + 1 WHERE id = ?",
         [
             Value::Text(version_id.to_owned()),

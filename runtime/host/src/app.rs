@@ -19,10 +19,11 @@ use crate::factors::key_value::{KeyValueBackend, SqliteKeyValue};
 use crate::factors::key_value_redis::RedisKeyValue;
 use crate::factors::sqlite::{FileDatabase, SqliteBackend};
 use crate::factors::sqlite_libsql::LibsqlDatabase;
+use crate::first_run::FirstRun;
 use crate::instance::{Backends, Capabilities, ComponentServer, InstanceMemory};
 use crate::limits::{Limits, MemoryBudget, instances_per_component};
 use crate::server::{Server, slots_per_component};
-use crate::{bootstrap, engine, migrate, os};
+use crate::{engine, migrate};
 
 /// Where the app's state lives and how it is configured: what `up` and
 /// `migrate` share.
@@ -54,8 +55,8 @@ pub struct UpOptions {
     pub cache_dir: Option<PathBuf>,
     pub request_timeout: Duration,
     pub limits: Limits,
-    /// Apply migrations/ and mint the first admin token at start (`up`
-    /// without `--no-migrate`).
+    /// Apply migrations/ at start, and make sure the app has an admin
+    /// token ([`crate::first_run`]) (`up` without `--no-migrate`).
     pub migrate: bool,
 }
 
@@ -64,17 +65,25 @@ pub struct App {
     pub manifest: AppManifest,
     pub server: Server,
     pub state_dir: PathBuf,
-    /// The admin token minted on an empty state (see [`bootstrap`]), to be
-    /// shown once.
-    pub first_admin_token: Option<String>,
+    /// The first-run step to take once serving ([`crate::first_run`]).
+    pub first_run: Option<FirstRun>,
 }
 
 impl App {
     pub fn load(opts: &UpOptions) -> anyhow::Result<App> {
         let manifest = load_manifest(&opts.state.manifest)?;
-        let variables = Variables::resolve(&manifest.variables, &opts.variables, &|name| {
-            std::env::var(name).ok()
-        })?;
+        let env = |name: &str| std::env::var(name).ok();
+        let mut variables = Variables::resolve(&manifest.variables, &opts.variables, &env)?;
+        let first_run = if opts.migrate {
+            FirstRun::plan(&variables)
+        } else {
+            None
+        };
+        if let Some(first_run) = &first_run {
+            let mut overrides = opts.variables.clone();
+            overrides.push(first_run.variable());
+            variables = Variables::resolve(&manifest.variables, &overrides, &env)?;
+        }
         for name in variables.secrets_at_public_default() {
             eprintln!(
                 "warning: the secret variable `{name}` has the public default from the manifest; \
@@ -101,14 +110,6 @@ impl App {
         if opts.migrate {
             migrate::apply_to_default(&manifest, &databases)?;
         }
-        // A remote database is bootstrapped as under Spin: through the
-        // `bootstrap_token` variable.
-        let first_admin_token = match databases.get("default") {
-            Some(Database::File(db)) if opts.migrate => {
-                bootstrap::ensure_admin_token(&variables, db, os::now_unix_millis())?
-            }
-            _ => None,
-        };
 
         let backends = Arc::new(Backends {
             databases: Arc::new(
@@ -187,7 +188,7 @@ impl App {
             server: Server::new(router, components, opts.limits.clone()),
             manifest,
             state_dir,
-            first_admin_token,
+            first_run,
         })
     }
 }

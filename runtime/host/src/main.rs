@@ -2,10 +2,10 @@
 //! and runs the same .wasm components as `spin up`, on wasmtime.
 
 mod app;
-mod bootstrap;
 mod builder;
 mod engine;
 mod factors;
+mod first_run;
 mod instance;
 mod limits;
 mod migrate;
@@ -284,11 +284,25 @@ fn up(args: UpArgs) -> anyhow::Result<()> {
             .with_context(|| format!("listening on {listen}"))?;
         let addr = listener.local_addr()?;
         eprintln!("State in {}", app.state_dir.display());
-        if let Some(token) = &app.first_admin_token {
-            eprintln!(
-                "No API token existed, so an admin token for the default organization was created.\n\
-                 It is shown only this once; keep it:\n\n    PROMPTHELM_API_KEY={token}\n"
-            );
+        let serving = Arc::new(app.server).serve(listener);
+        tokio::pin!(serving);
+        if let Some(first_run) = &app.first_run {
+            // The app answers while this runs; it is what mints the token.
+            tokio::select! {
+                served = &mut serving => return served,
+                minted = first_run.mint_first_admin(addr) => match minted {
+                    Ok(Some(token)) => eprintln!(
+                        "No API token existed, so an admin token for the default organization \
+                         was created.\nIt is shown only this once; keep it:\n\n    \
+                         PROMPTHELM_API_KEY={token}\n"
+                    ),
+                    Ok(None) => {}
+                    Err(e) => eprintln!(
+                        "warning: could not make sure the app has an admin token: {e:#}; set \
+                         the bootstrap_token variable to one of your choosing to get in"
+                    ),
+                },
+            }
         }
         eprintln!("Available routes:");
         for trigger in &app.manifest.http_triggers {
@@ -296,7 +310,7 @@ fn up(args: UpArgs) -> anyhow::Result<()> {
         }
         // On stdout, last, so a supervisor (or the test harness) can wait for it.
         println!("Serving http://{addr}");
-        Arc::new(app.server).serve(listener).await
+        serving.await
     });
     // Whatever is still running (a request past the shutdown grace, a
     // blocking SQLite call) is not waited for beyond this.

@@ -1,5 +1,6 @@
 //! The host's wall clock and random source, read in one place by the server
-//! (envelopes, request ids) and by the first-run bootstrap (token minting).
+//! (envelopes, request ids) and by the first run (the token it lends the
+//! app as `bootstrap_token`).
 
 /// Milliseconds since the Unix epoch (0 if the clock is before it).
 pub fn now_unix_millis() -> i64 {

@@ -122,6 +122,11 @@ impl Variables {
         self.entries.get(name)?.value.as_deref()
     }
 
+    /// Whether the manifest declares the variable.
+    pub fn is_declared(&self, name: &str) -> bool {
+        self.entries.contains_key(name)
+    }
+
     /// Whether the variable is declared `secret = true`.
     pub fn is_secret(&self, name: &str) -> bool {
         self.entries.get(name).is_some_and(|e| e.secret)
