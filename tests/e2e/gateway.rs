@@ -427,6 +427,7 @@ fn an_unreachable_provider_is_a_502_not_a_hang() {
     let rt = Runtime::probe(
         Options::new(app_manifest())
             .env("SPIN_VARIABLE_OPENAI_BASE_URL", "http://127.0.0.1:9")
+            .env("SPIN_VARIABLE_OPENAI_ORIGIN", "http://127.0.0.1:9")
             .env("SPIN_VARIABLE_OPENAI_API_KEY", OPENAI_KEY),
     );
     let admin = Client::admin(&rt);

@@ -1,8 +1,9 @@
-//! Providers behind a path: `<provider>_base_url` is the origin (the
-//! outbound allow-list entry) and `<provider>_base_path` the path before the
-//! provider's endpoint, as for `https://openrouter.ai/api/v1` or a local
-//! `http://127.0.0.1:11434/v1`. The stub serves every endpoint under
-//! `/proxy/` too and logs the full path.
+//! Providers behind a path: `<provider>_base_url` is the base URL as
+//! OpenAI-style clients take it (`https://openrouter.ai/api/v1`, a local
+//! `http://127.0.0.1:11434/v1`), and `<provider>_origin` its
+//! `scheme://host[:port]`, the outbound allow-list entry (Spin allows no path
+//! there). The stub serves every endpoint under `/proxy/` too and logs the
+//! full path.
 
 use serde_json::{Value, json};
 
@@ -47,7 +48,10 @@ fn behind_a_path(flavor: Flavor) {
                 "gemini" => "GOOGLE",
                 _ => "DEEPSEEK",
             };
-            opts.env(&format!("SPIN_VARIABLE_{provider}_BASE_PATH"), path)
+            opts.env(
+                &format!("SPIN_VARIABLE_{provider}_BASE_URL"),
+                &format!("{}{path}", stub.base_url),
+            )
         });
     let rt = flavor.start(opts);
     let admin = Client::admin(&rt);
@@ -81,26 +85,26 @@ fn behind_a_path(flavor: Flavor) {
 }
 
 #[test]
-fn execute_and_stream_reach_a_provider_behind_a_base_path() {
+fn execute_and_stream_reach_a_provider_behind_a_base_url_with_a_path() {
     behind_a_path(Flavor::Prompthelm);
 }
 
 #[test]
-fn execute_and_stream_reach_a_provider_behind_a_base_path_under_spin() {
+fn execute_and_stream_reach_a_provider_behind_a_base_url_with_a_path_under_spin() {
     if let Some(spin) = Flavor::spin() {
         behind_a_path(spin);
     }
 }
 
-/// A base path without its leading `/` is a configuration error named in
-/// a 503, not a request to a wrong URL.
+/// A base URL off its allowed origin is a configuration error named in a
+/// 503, not a call the outbound allow-list refuses.
 #[test]
-fn a_base_path_without_a_slash_is_not_configured() {
+fn a_base_url_off_its_origin_is_not_configured() {
     let stub = StubProvider::start();
-    let rt = Flavor::Prompthelm.start(
-        stub.app_options()
-            .env("SPIN_VARIABLE_OPENAI_BASE_PATH", "v1"),
-    );
+    let rt = Flavor::Prompthelm.start(stub.app_options().env(
+        "SPIN_VARIABLE_OPENAI_BASE_URL",
+        "https://openrouter.ai/api/v1",
+    ));
     let admin = Client::admin(&rt);
     prompt(&admin);
     let res = admin.post(
@@ -108,12 +112,8 @@ fn a_base_path_without_a_slash_is_not_configured() {
         &json!({"promptSlug": "paths", "model": "gpt-4o-mini", "variables": {"question": "why?"}}),
     );
     let env = res.assert_envelope(503, "PROVIDER_NOT_CONFIGURED");
-    assert!(
-        env["message"]
-            .as_str()
-            .unwrap()
-            .contains("openai_base_path"),
-        "{env}"
-    );
+    let message = env["message"].as_str().unwrap();
+    assert!(message.contains("openai_origin"), "{env}");
+    assert!(message.contains("https://openrouter.ai/api/v1"), "{env}");
     assert!(stub.requests().is_empty());
 }

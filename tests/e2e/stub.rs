@@ -215,6 +215,7 @@ impl StubOptions for Options {
                 &format!("SPIN_VARIABLE_{provider}_BASE_URL"),
                 &stub.base_url,
             )
+            .env(&format!("SPIN_VARIABLE_{provider}_ORIGIN"), &stub.base_url)
             .env(&format!("SPIN_VARIABLE_{provider}_API_KEY"), key)
         })
     }
@@ -444,10 +445,12 @@ fn the_stub_provider_answers_records_and_releases() {
             .map(|(_, v)| v.as_str())
     };
     for p in ["OPENAI", "ANTHROPIC", "GOOGLE", "DEEPSEEK"] {
-        assert_eq!(
-            env(&format!("SPIN_VARIABLE_{p}_BASE_URL")),
-            Some(stub.base_url.as_str())
-        );
+        for variable in ["BASE_URL", "ORIGIN"] {
+            assert_eq!(
+                env(&format!("SPIN_VARIABLE_{p}_{variable}")),
+                Some(stub.base_url.as_str())
+            );
+        }
     }
     assert_eq!(env("SPIN_VARIABLE_GOOGLE_API_KEY"), Some(GOOGLE_KEY));
     assert_eq!(

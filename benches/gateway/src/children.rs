@@ -291,6 +291,7 @@ impl Host {
 /// token. Both `prompthelm up` and `spin up` read `SPIN_VARIABLE_<NAME>`.
 pub(crate) fn call_stub(cmd: &mut Command, stub_url: &str) {
     cmd.env("SPIN_VARIABLE_OPENAI_BASE_URL", stub_url)
+        .env("SPIN_VARIABLE_OPENAI_ORIGIN", stub_url)
         .env("SPIN_VARIABLE_OPENAI_API_KEY", PROVIDER_KEY)
         .env("SPIN_VARIABLE_GATEWAY_RATE_LIMIT_PER_MINUTE", "0");
 }

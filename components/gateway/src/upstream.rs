@@ -21,31 +21,33 @@ const MAX_BODY_BYTES: usize = 8 << 20;
 
 /// Where a provider lives and how to authenticate to it.
 pub struct ProviderConfig {
-    /// Everything before the provider's endpoint: `<prefix>_base_url` (the
-    /// origin) followed by `<prefix>_base_path`.
+    /// Everything before the provider's endpoint: `<prefix>_base_url`, as
+    /// set (a bare origin gets the provider's standard path when the
+    /// request is built).
     pub base_url: String,
     pub api_key: String,
 }
 
-/// Reads `provider`'s `<prefix>_base_url`, `<prefix>_base_path` and
+/// Reads `provider`'s `<prefix>_base_url`, `<prefix>_origin` and
 /// `<prefix>_api_key` variables.
 ///
-/// `<prefix>_base_url` is an origin, `scheme://host[:port]`: spin.toml's
-/// `allowed_outbound_hosts` is built from it and Spin allows nothing else
-/// there. A provider behind a path (`https://openrouter.ai/api/v1`, a local
-/// `http://127.0.0.1:11434/v1`) sets the path in `<prefix>_base_path`
-/// (`/api/v1`, `/v1`); empty means the provider's standard version path
-/// (`/v1`, Google `/v1beta`, DeepSeek none).
+/// `<prefix>_base_url` is what OpenAI-style clients call the base URL:
+/// `https://openrouter.ai/api/v1`, a local `http://127.0.0.1:11434/v1`, or a
+/// bare `scheme://host[:port]`, which gets the provider's standard version
+/// path (`/v1`, Google `/v1beta`, DeepSeek none). `<prefix>_origin` must be
+/// that URL's `scheme://host[:port]`: spin.toml's `allowed_outbound_hosts`
+/// is built from it, because Spin allows no path there.
 ///
 /// An empty key means the deployment did not configure the provider: 503
 /// `PROVIDER_NOT_CONFIGURED`, naming the variable to set; so does a base URL
-/// with a path or a base path without a leading `/`.
+/// whose origin is not `<prefix>_origin` (the call would be refused by the
+/// outbound allow-list).
 pub async fn config(provider: Provider) -> Result<ProviderConfig, ApiError> {
     let prefix = provider
         .variable_prefix()
         .ok_or_else(|| ApiError::internal(format!("{} has no configuration", provider.name())))?;
-    let origin = prompthelm_component_kit::variables::get(&format!("{prefix}_base_url")).await?;
-    let path = prompthelm_component_kit::variables::get(&format!("{prefix}_base_path")).await?;
+    let base_url = prompthelm_component_kit::variables::get(&format!("{prefix}_base_url")).await?;
+    let origin = prompthelm_component_kit::variables::get(&format!("{prefix}_origin")).await?;
     let api_key = prompthelm_component_kit::variables::get(&format!("{prefix}_api_key")).await?;
     if api_key.is_empty() {
         return Err(not_configured(format!(
@@ -55,34 +57,34 @@ pub async fn config(provider: Provider) -> Result<ProviderConfig, ApiError> {
             prefix.to_ascii_uppercase()
         )));
     }
-    let base_url = join_base(&origin, &path).map_err(|why| {
+    let base_url = checked_base_url(&base_url, &origin).map_err(|why| {
         not_configured(format!(
-            "the {} provider is misconfigured: {why} (variables {prefix}_base_url = \
-             scheme://host[:port], {prefix}_base_path = the path before the endpoint, \
-             e.g. /v1)",
-            provider.name()
+            "the {} provider is misconfigured: {why} (set {prefix}_origin \
+             (SPIN_VARIABLE_{}_ORIGIN) to the scheme://host[:port] of {prefix}_base_url: \
+             outbound calls are allowed only there)",
+            provider.name(),
+            prefix.to_ascii_uppercase()
         ))
     })?;
     Ok(ProviderConfig { base_url, api_key })
 }
 
-/// `origin` (one trailing `/` tolerated, as in `allowed_outbound_hosts`)
-/// followed by `path` (empty, or starting with `/`; trailing `/`s dropped).
-fn join_base(origin: &str, path: &str) -> Result<String, String> {
+/// `base_url` without trailing `/`s, if its `scheme://host[:port]` is
+/// `origin` (one trailing `/` tolerated, as in `allowed_outbound_hosts`).
+fn checked_base_url(base_url: &str, origin: &str) -> Result<String, String> {
+    let base_url = base_url.trim_end_matches('/');
     let origin = origin.strip_suffix('/').unwrap_or(origin);
-    let has_path = origin
-        .split_once("://")
-        .is_some_and(|(_, rest)| rest.contains('/'));
-    if has_path {
+    let Some((scheme, rest)) = base_url.split_once("://") else {
+        return Err(format!("the base URL {base_url:?} is not a URL"));
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    let own_origin = format!("{scheme}://{authority}");
+    if authority.is_empty() || !own_origin.eq_ignore_ascii_case(origin) {
         return Err(format!(
-            "the base URL {origin:?} has a path; it must be scheme://host[:port] (the outbound \
-             allow-list entry) with the path in the base path variable"
+            "the base URL {base_url:?} is not on the allowed origin {origin:?}"
         ));
     }
-    if !path.is_empty() && !path.starts_with('/') {
-        return Err(format!("the base path {path:?} must start with /"));
-    }
-    Ok(format!("{origin}{}", path.trim_end_matches('/')))
+    Ok(base_url.to_owned())
 }
 
 pub fn not_configured(message: String) -> ApiError {
@@ -303,32 +305,46 @@ fn describe(code: &impl std::fmt::Debug) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::join_base;
+    use super::checked_base_url;
 
     #[test]
-    fn joins_origin_and_base_path() {
+    fn a_base_url_must_be_on_its_origin() {
         let ok = [
-            ("https://api.openai.com", "", "https://api.openai.com"),
-            ("https://api.openai.com/", "", "https://api.openai.com"),
             (
+                "https://api.openai.com/v1",
+                "https://api.openai.com",
+                "https://api.openai.com/v1",
+            ),
+            (
+                "https://api.openai.com/",
+                "https://api.openai.com/",
+                "https://api.openai.com",
+            ),
+            (
+                "https://openrouter.ai/api/v1/",
                 "https://openrouter.ai",
-                "/api/v1",
                 "https://openrouter.ai/api/v1",
             ),
             (
+                "http://127.0.0.1:11434/v1",
                 "http://127.0.0.1:11434",
-                "/v1/",
                 "http://127.0.0.1:11434/v1",
             ),
         ];
-        for (origin, path, want) in ok {
+        for (base, origin, want) in ok {
             assert_eq!(
-                join_base(origin, path).as_deref(),
+                checked_base_url(base, origin).as_deref(),
                 Ok(want),
-                "{origin} {path}"
+                "{base} {origin}"
             );
         }
-        assert!(join_base("https://openrouter.ai/api/v1", "").is_err());
-        assert!(join_base("https://openrouter.ai", "api/v1").is_err());
+        for (base, origin) in [
+            ("https://openrouter.ai/api/v1", "https://api.openai.com"),
+            ("http://127.0.0.1:11434/v1", "http://127.0.0.1:11435"),
+            ("https://api.openai.com/v1", "http://api.openai.com"),
+            ("api.openai.com/v1", "https://api.openai.com"),
+        ] {
+            assert!(checked_base_url(base, origin).is_err(), "{base} {origin}");
+        }
     }
 }

@@ -69,7 +69,7 @@ impl Provider {
         }
     }
 
-    /// The public API's origin, the default of `<prefix>_base_url`.
+    /// The public API's origin, the default of `<prefix>_origin`.
     /// `None` for [`Provider::Echo`].
     pub fn default_base_url(self) -> Option<&'static str> {
         match self {
