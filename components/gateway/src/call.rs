@@ -13,7 +13,7 @@ use http::HeaderValue;
 use prompthelm_component_kit::{ApiError, RequestContext, StatusCode, secure_random_bytes};
 use prompthelm_domain::ids::new_id;
 use prompthelm_domain::rate_limit::Decision;
-use prompthelm_providers::Cost;
+use prompthelm_providers::{Cost, Price};
 use prompthelm_store::auth::Principal;
 use prompthelm_store::db::Db;
 use prompthelm_store::executions::{self, ExecutionLog, Status};
@@ -32,6 +32,16 @@ pub struct Call {
     /// The rate-limit decision, once counted (its headers go on every
     /// answer).
     pub rate: Option<Decision>,
+    /// Where the call's cost comes from, once its provider is known.
+    pub pricing: Pricing,
+}
+
+/// The price list a call's tokens are costed at.
+pub enum Pricing {
+    /// The built-in list prices, by model name.
+    ListPrices,
+    /// A configured provider's own price for the model (`None`: unpriced).
+    Configured(Option<Price>),
 }
 
 fn new_log(ctx: &RequestContext, principal: &Principal, req: &Request, mode: Mode) -> ExecutionLog {
@@ -87,6 +97,7 @@ impl Call {
             dialect,
             started,
             rate: None,
+            pricing: Pricing::ListPrices,
         }
     }
 
@@ -107,8 +118,15 @@ impl Call {
 
     /// Records the tokens and their cost.
     pub fn record_usage(&mut self, input: u64, output: u64, cached: u64) -> Cost {
-        let model = self.log.model.as_deref().unwrap_or_default();
-        let cost = prompthelm_providers::cost(model, input, output, cached);
+        let cost = match self.pricing {
+            Pricing::ListPrices => {
+                let model = self.log.model.as_deref().unwrap_or_default();
+                prompthelm_providers::cost(model, input, output, cached)
+            }
+            Pricing::Configured(price) => {
+                prompthelm_providers::cost_at(price, input, output, cached)
+            }
+        };
         self.log.input_tokens = input;
         self.log.output_tokens = output;
         self.log.cached_input_tokens = cached;

@@ -45,14 +45,14 @@ pub async fn run(mut call: Call, prepared: Prepared) -> Response<BoxBody> {
         let mut body = openai::completion(
             &log.id,
             call.created(),
-            &prepared.chat.model,
+            &prepared.model,
             &output,
             openai::finish_reason(completion.finish_reason.as_deref()),
             openai::usage(completion.input_tokens, completion.output_tokens),
         );
         body["prompthelm"] = json!({
             "executionId": log.id,
-            "provider": prepared.provider.name(),
+            "provider": prepared.provider_name,
             "cost": cost.usd,
             "latencyMs": log.latency_ms,
             "promptId": log.prompt_id,
@@ -65,14 +65,14 @@ pub async fn run(mut call: Call, prepared: Prepared) -> Response<BoxBody> {
     let body = json!({
         "id": log.id,
         "output": output,
-        "model": prepared.chat.model,
+        "model": prepared.model,
         "inputTokens": completion.input_tokens,
         "outputTokens": completion.output_tokens,
         "totalTokens": completion.input_tokens + completion.output_tokens,
         "latencyMs": log.latency_ms,
         "cost": cost.usd,
         "timestamp": call.ctx.timestamp(),
-        "provider": prepared.provider.name(),
+        "provider": prepared.provider_name,
         "cachedInputTokens": completion.cached_input_tokens,
         "finishReason": completion.finish_reason,
         "promptId": log.prompt_id,

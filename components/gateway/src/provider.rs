@@ -5,17 +5,25 @@
 
 use prompthelm_component_kit::{ApiError, StatusCode, codes};
 use prompthelm_domain::gateway::RenderedCall;
+use prompthelm_providers::compatible::{self, KEYS_VARIABLE, PROVIDERS_VARIABLE};
 use prompthelm_providers::request::build;
 use prompthelm_providers::{ChatRequest, Provider, transcript};
 use serde_json::json;
 
-use crate::call::Call;
+use crate::call::{Call, Pricing};
 use crate::dialect::Mode;
 use crate::upstream::{self, CallDeadline};
 
 /// What the provider will be asked, ready to send.
 pub struct Prepared {
+    /// The wire format (a configured provider speaks OpenAI's).
     pub provider: Provider,
+    /// The provider's name in answers and logs: the built-in one's, or a
+    /// configured provider's (`groq`).
+    pub provider_name: String,
+    /// The model as the caller named it (`groq/llama-…`); `chat.model` is
+    /// what the provider is sent.
+    pub model: String,
     pub chat: ChatRequest,
     /// The provider's HTTP request; `None` for the local `echo` model.
     pub request: Option<http::Request<Vec<u8>>>,
@@ -48,20 +56,14 @@ pub async fn prepare(
     timeout_ms: u64,
 ) -> Result<Prepared, ApiError> {
     call.log.model = Some(rendered.model.clone());
-    let provider = Provider::for_model(&rendered.model).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            codes::UNSUPPORTED_MODEL,
-            format!(
-                "no provider serves model {:?}: use gpt-*, o1/o3/o4-*, chatgpt-*, claude-*, \
-                 gemini-*, deepseek-* or echo",
-                rendered.model
-            ),
-        )
-    })?;
-    call.log.provider = Some(provider.name());
+    let route = choose(&rendered.model).await?;
+    call.log.provider = Some(route.name.clone());
+    if let Some(price) = route.configured_price {
+        call.pricing = Pricing::Configured(price);
+    }
+    let provider = route.provider;
     let chat = ChatRequest {
-        model: rendered.model,
+        model: route.model,
         system: rendered.system,
         user: rendered.user,
         temperature: rendered.temperature,
@@ -77,7 +79,10 @@ pub async fn prepare(
         call.log.request_body = Some(transcript::finish(&record, &refs(&secrets)));
         None
     } else {
-        let config = upstream::config(provider).await?;
+        let config = match route.configured {
+            Some(config) => config,
+            None => upstream::config(provider).await?,
+        };
         secrets.push(config.api_key.clone());
         let request = build(provider, &chat, &config.base_url, &config.api_key)
             .map_err(|e| upstream::not_configured(format!("{}: {e}", provider.name())))?;
@@ -89,11 +94,78 @@ pub async fn prepare(
     };
     Ok(Prepared {
         provider,
+        provider_name: route.name,
+        model: call.log.model.clone().unwrap_or_default(),
         chat,
         request,
         deadline: CallDeadline::after_ms(timeout_ms),
         mode,
         secrets,
+    })
+}
+
+/// Which provider serves a model, and how it is reached.
+struct Route {
+    provider: Provider,
+    name: String,
+    /// The model name the provider is sent.
+    model: String,
+    /// A configured provider's base URL and key (read with the route).
+    configured: Option<upstream::ProviderConfig>,
+    /// A configured provider's price for the model.
+    configured_price: Option<Option<prompthelm_providers::Price>>,
+}
+
+/// A built-in provider by the model's name, else a configured
+/// OpenAI-compatible one by its `<name>/` prefix (its variables are read
+/// only then, so built-in models pay nothing for them).
+async fn choose(model: &str) -> Result<Route, ApiError> {
+    if let Some(provider) = Provider::for_model(model) {
+        return Ok(Route {
+            provider,
+            name: provider.name().to_owned(),
+            model: model.to_owned(),
+            configured: None,
+            configured_price: None,
+        });
+    }
+    let unsupported = || {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            codes::UNSUPPORTED_MODEL,
+            format!(
+                "no provider serves model {model:?}: use gpt-*, o1/o3/o4-*, chatgpt-*, claude-*, \
+                 gemini-*, deepseek-*, echo, or <provider>/<model> for a provider listed in \
+                 {PROVIDERS_VARIABLE}"
+            ),
+        )
+    };
+    if !model.contains('/') {
+        return Err(unsupported());
+    }
+    let listed = prompthelm_component_kit::variables::get(PROVIDERS_VARIABLE).await?;
+    let providers = compatible::parse_providers(&listed).map_err(upstream::not_configured)?;
+    let (configured, wire_model) = compatible::route(&providers, model).ok_or_else(unsupported)?;
+    let keys = prompthelm_component_kit::variables::get(KEYS_VARIABLE).await?;
+    let keys = compatible::parse_keys(&keys).map_err(upstream::not_configured)?;
+    let api_key = keys
+        .get(&configured.name)
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| {
+            upstream::not_configured(format!(
+                "the {} provider has no API key: add \"{}\" to the secret variable {KEYS_VARIABLE}",
+                configured.name, configured.name
+            ))
+        })?;
+    Ok(Route {
+        provider: Provider::OpenAi,
+        name: configured.name.clone(),
+        model: wire_model.to_owned(),
+        configured: Some(upstream::ProviderConfig {
+            base_url: configured.base_url.trim_end_matches('/').to_owned(),
+            api_key: api_key.clone(),
+        }),
+        configured_price: Some(configured.price(wire_model)),
     })
 }
 

@@ -155,7 +155,7 @@ impl Framer {
             Dialect::OpenAi { include_usage } => Framer::OpenAi {
                 id: call.log.id.clone(),
                 created: call.created(),
-                model: prepared.chat.model.clone(),
+                model: prepared.model.clone(),
                 include_usage,
             },
         }
@@ -293,7 +293,7 @@ async fn relay(
         Ok(()) => match call.store(Status::Success, HEAD_SENT, None).await {
             Ok(()) => relayed
                 .framer
-                .done(&call, &prepared.chat.model, input, output, cost.usd),
+                .done(&call, &prepared.model, input, output, cost.usd),
             Err(e) => relayed.framer.error(&call, e.status, e.code, &e.message),
         },
         Err(Stop::Upstream(e)) => {

@@ -15,6 +15,7 @@
 //! [`sse::SseParser`] and [`stream::StreamDecoder`] read a stream. Token
 //! counts go to [`pricing::cost`].
 
+pub mod compatible;
 pub mod pricing;
 pub mod provider;
 pub mod request;
@@ -23,7 +24,7 @@ pub mod sse;
 pub mod stream;
 pub mod transcript;
 
-pub use pricing::{Cost, Price, cost};
+pub use pricing::{Cost, Price, cost, cost_at};
 pub use provider::Provider;
 pub use request::{BuildError, ChatRequest};
 pub use response::{Completion, ProviderError};

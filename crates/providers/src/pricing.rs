@@ -103,7 +103,13 @@ pub struct Cost {
 /// [`crate::response::Completion`]): those are billed at the cached rate,
 /// the rest at the input rate. `cached_input` above `input` is capped.
 pub fn cost(model: &str, input: u64, output: u64, cached_input: u64) -> Cost {
-    let Some(price) = price_for(model) else {
+    cost_at(price_for(model), input, output, cached_input)
+}
+
+/// [`cost`] at a given price (`None`: not priced), for prices that are not
+/// in [`PRICES`] (a configured provider's, see [`crate::compatible`]).
+pub fn cost_at(price: Option<Price>, input: u64, output: u64, cached_input: u64) -> Cost {
+    let Some(price) = price else {
         return Cost {
             usd: 0.0,
             known: false,
