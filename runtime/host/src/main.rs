@@ -17,7 +17,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
 use crate::app::{App, StateOptions, UpOptions};
@@ -69,6 +68,11 @@ struct UpArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:3000")]
     listen: SocketAddr,
+    /// Event-loop threads, each accepting connections of its own on the
+    /// port (`SO_REUSEPORT`) and running them to the end [default: the
+    /// number of CPUs].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    threads: Option<u32>,
     /// Set an application variable: `--variable name=value` (repeatable).
     #[arg(long = "variable", value_parser = parse_variable)]
     variables: Vec<(String, String)>,
@@ -265,6 +269,12 @@ fn up(args: UpArgs) -> anyhow::Result<()> {
         args.cache_dir.clone().or_else(app::default_cache_dir)
     };
     let limits = args.limits()?;
+    let threads = match args.threads {
+        Some(n) => n as usize,
+        None => std::thread::available_parallelism().map_or(1, usize::from),
+    };
+    // Startup, signals and the first run; requests run on the event loops
+    // `serve` starts.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -279,12 +289,10 @@ fn up(args: UpArgs) -> anyhow::Result<()> {
             migrate: !args.no_migrate,
         };
         let app = App::load(&opts)?;
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("listening on {listen}"))?;
-        let addr = listener.local_addr()?;
+        let listeners = server::bind_listeners(listen, threads)?;
+        let addr = listeners[0].local_addr()?;
         eprintln!("State in {}", app.state_dir.display());
-        let serving = Arc::new(app.server).serve(listener);
+        let serving = Arc::new(app.server).serve(listeners);
         tokio::pin!(serving);
         if let Some(first_run) = &app.first_run {
             // The app answers while this runs; it is what mints the token.

@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, Full, LengthLimitError, Limited};
@@ -110,44 +111,128 @@ impl Server {
     /// Serves until the process is told to stop (SIGTERM or SIGINT), then
     /// stops accepting, lets open connections finish their requests for up
     /// to the shutdown grace, and returns.
-    pub async fn serve(self: Arc<Self>, listener: TcpListener) -> anyhow::Result<()> {
-        let shutdown = shutdown_signal();
-        tokio::pin!(shutdown);
+    ///
+    /// Each listener (all bound to one port with `SO_REUSEPORT`, see
+    /// [`bind_listeners`]) gets an event-loop thread of its own with a
+    /// single-threaded tokio runtime: a connection, its requests, their
+    /// guest code and host calls all run on the thread that accepted it.
+    /// On a multi-threaded runtime, each hand-off between the tasks of one
+    /// request (connection, instance worker, outbound connection) woke an
+    /// idle worker thread, and those wake-ups cost more CPU than the
+    /// request's own work (the profile in README "Benchmarks").
+    pub async fn serve(
+        self: Arc<Self>,
+        listeners: Vec<std::net::TcpListener>,
+    ) -> anyhow::Result<()> {
         let max_connections = self.limits.max_connections;
         let connections = Arc::new(Semaphore::new(max_connections));
         let (stop_tx, stop_rx) = watch::channel(false);
-        let mut accept_errors = Burst::default();
-        let mut refused = Burst::default();
+        let bursts = Arc::new(Bursts::default());
+        let mut loops = Vec::new();
+        for (i, listener) in listeners.into_iter().enumerate() {
+            let server = self.clone();
+            let connections = connections.clone();
+            let stop = stop_rx.clone();
+            let bursts = bursts.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("prompthelm-serve-{i}"))
+                .spawn(move || -> anyhow::Result<Drained> {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    let drained = runtime.block_on(async move {
+                        let listener = TcpListener::from_std(listener)?;
+                        anyhow::Ok(
+                            server
+                                .accept_loop(listener, connections, stop, &bursts)
+                                .await,
+                        )
+                    })?;
+                    // A request past the grace, or a blocking SQLite call, is
+                    // not waited for beyond this.
+                    runtime.shutdown_timeout(Duration::from_secs(1));
+                    Ok(drained)
+                })
+                .context("starting an event-loop thread")?;
+            loops.push(thread);
+        }
+
+        shutdown_signal().await;
+        stop_tx.send_replace(true);
+        let open = max_connections - connections.available_permits();
+        eprintln!(
+            "Shutting down: no longer accepting; waiting up to {:?} for {open} open \
+             connection(s) to finish",
+            self.limits.shutdown_grace
+        );
+        let joined = tokio::task::spawn_blocking(move || {
+            loops
+                .into_iter()
+                .map(|thread| {
+                    thread
+                        .join()
+                        .map_err(|_| anyhow::anyhow!("an event-loop thread panicked"))?
+                })
+                .collect::<anyhow::Result<Vec<Drained>>>()
+        })
+        .await??;
+        let cut = joined.iter().map(|d| d.cut).max().unwrap_or(0);
+        if cut == 0 {
+            eprintln!("Stopped: every connection finished");
+        } else {
+            eprintln!(
+                "Stopped: the shutdown grace of {:?} elapsed with {cut} connection(s) open; \
+                 they are cut",
+                self.limits.shutdown_grace
+            );
+        }
+        self.log_instance_stats();
+        Ok(())
+    }
+
+    /// One event loop: accepts until told to stop, then waits up to the
+    /// shutdown grace for every connection of every loop (an instance
+    /// serving this loop's requests may run on another loop's runtime, so
+    /// no runtime stops while any connection is open).
+    async fn accept_loop(
+        self: Arc<Self>,
+        listener: TcpListener,
+        connections: Arc<Semaphore>,
+        mut stop: watch::Receiver<bool>,
+        bursts: &Bursts,
+    ) -> Drained {
+        let max_connections = self.limits.max_connections;
+        let mut open = tokio::task::JoinSet::new();
         let mut backoff = ACCEPT_BACKOFF_MIN;
         loop {
             let (stream, client) = tokio::select! {
-                () = &mut shutdown => break,
+                _ = stop.wait_for(|stopping| *stopping) => break,
+                // Reap finished connections as they end.
+                Some(_) = open.join_next(), if !open.is_empty() => continue,
                 accepted = listener.accept() => match accepted {
                     Ok(pair) => pair,
                     // Out of file descriptors and the like: keep serving, but
                     // back off instead of spinning, and log once per burst.
                     Err(e) => {
-                        if accept_errors.hit() {
+                        if bursts.accept_errors.lock().is_ok_and(|mut b| b.hit()) {
                             eprintln!(
                                 "accept failed: {e}; retrying with backoff (further failures \
                                  are counted, not logged)"
                             );
                         }
-                        tokio::select! {
-                            () = &mut shutdown => break,
-                            () = tokio::time::sleep(backoff) => {}
-                        }
+                        // At most a second; a stop is seen right after.
+                        tokio::time::sleep(backoff).await;
                         backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
                         continue;
                     }
                 },
             };
-            if let Some(n) = accept_errors.end() {
+            if let Some(n) = bursts.accept_errors.lock().ok().and_then(|mut b| b.end()) {
                 eprintln!("accept works again after {n} failures");
             }
             backoff = ACCEPT_BACKOFF_MIN;
             let Ok(permit) = connections.clone().try_acquire_owned() else {
-                if refused.hit() {
+                if bursts.refused.lock().is_ok_and(|mut b| b.hit()) {
                     eprintln!(
                         "{max_connections} connections open (--max-connections): refusing new \
                          ones with 503 until some close"
@@ -156,34 +241,27 @@ impl Server {
                 refuse(stream, &self.limits);
                 continue;
             };
-            if let Some(n) = refused.end() {
+            if let Some(n) = bursts.refused.lock().ok().and_then(|mut b| b.end()) {
                 eprintln!("accepting connections again; {n} were refused");
             }
-            tokio::spawn(
+            open.spawn(
                 self.clone()
-                    .connection(stream, client, permit, stop_rx.clone()),
+                    .connection(stream, client, permit, stop.clone()),
             );
         }
-
         drop(listener);
-        stop_tx.send_replace(true);
-        let grace = self.limits.shutdown_grace;
-        let open = max_connections - connections.available_permits();
-        eprintln!(
-            "Shutting down: no longer accepting; waiting up to {grace:?} for {open} open \
-             connection(s) to finish"
-        );
-        let all_closed = connections.acquire_many(max_connections as u32);
-        match tokio::time::timeout(grace, all_closed).await {
-            Ok(_) => eprintln!("Stopped: every connection finished"),
-            Err(_) => eprintln!(
-                "Stopped: the shutdown grace of {grace:?} elapsed with {} connection(s) open; \
-                 they are cut",
-                max_connections - connections.available_permits()
-            ),
+        let all_closed = async {
+            while connections.available_permits() < max_connections {
+                tokio::select! {
+                    Some(_) = open.join_next(), if !open.is_empty() => {}
+                    () = tokio::time::sleep(Duration::from_millis(10)) => {}
+                }
+            }
+        };
+        let _ = tokio::time::timeout(self.limits.shutdown_grace, all_closed).await;
+        Drained {
+            cut: max_connections - connections.available_permits(),
         }
-        self.log_instance_stats();
-        Ok(())
     }
 
     /// How many instances served how many requests: what reuse saved.
@@ -558,6 +636,50 @@ fn refuse(stream: TcpStream, limits: &Limits) {
     let mut bytes = head.into_bytes();
     bytes.extend_from_slice(&body);
     let _ = stream.try_write(&bytes);
+}
+
+/// What one event loop saw when it stopped: connections (of all loops)
+/// still open at the end of the shutdown grace.
+struct Drained {
+    cut: usize,
+}
+
+/// The bursts all event loops log together, so one failure burst is one
+/// line however many loops see it.
+#[derive(Default)]
+struct Bursts {
+    accept_errors: std::sync::Mutex<Burst>,
+    refused: std::sync::Mutex<Burst>,
+}
+
+/// `threads` listeners on one address, each with `SO_REUSEPORT`, so the
+/// kernel spreads new connections over the event loops. With port 0, the
+/// first picks the port and the others join it.
+pub fn bind_listeners(
+    addr: SocketAddr,
+    threads: usize,
+) -> anyhow::Result<Vec<std::net::TcpListener>> {
+    let mut listeners: Vec<std::net::TcpListener> = Vec::with_capacity(threads);
+    for _ in 0..threads.max(1) {
+        let at = match listeners.first() {
+            Some(first) => first.local_addr()?,
+            None => addr,
+        };
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(at),
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )?;
+        socket.set_reuse_address(true)?;
+        socket.set_reuse_port(true)?;
+        socket.set_nonblocking(true)?;
+        socket
+            .bind(&at.into())
+            .with_context(|| format!("listening on {at}"))?;
+        socket.listen(1024)?;
+        listeners.push(socket.into());
+    }
+    Ok(listeners)
 }
 
 /// Counts a burst of like events (failures, refusals) so that only the first
