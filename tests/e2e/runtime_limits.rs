@@ -232,8 +232,20 @@ fn connections_beyond_the_limit_are_refused_with_an_envelope() {
             .arg("--header-timeout-secs")
             .arg("600"),
     );
+    // Each held connection is answered once (and kept alive), so the
+    // runtime has accepted all three before the extra one arrives: with
+    // several event loops, connections waiting in different accept queues
+    // are not taken in the order they came.
     let held: Vec<TcpStream> = (0..3)
-        .map(|_| TcpStream::connect(addr(&rt.base_url)).unwrap())
+        .map(|_| {
+            let mut stream = TcpStream::connect(addr(&rt.base_url)).unwrap();
+            stream
+                .write_all(b"GET /probe/echo/back HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                .unwrap();
+            let answer = read_one_response(&mut stream);
+            assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+            stream
+        })
         .collect();
     let mut extra = TcpStream::connect(addr(&rt.base_url)).unwrap();
     let got = read_until_closed(&mut extra, Duration::from_secs(30));

@@ -289,8 +289,13 @@ impl Host {
 /// Points the app's OpenAI provider at the stub, and turns the gateway's
 /// rate limit off: the bench makes thousands of calls a minute with one
 /// token. Both `prompthelm up` and `spin up` read `SPIN_VARIABLE_<NAME>`.
+/// The runtimes run without `RUST_BACKTRACE`, as deployed: with it, every
+/// error value wasmtime builds internally (one per finished request)
+/// captures a backtrace, a few percent of the CPU per call.
 pub(crate) fn call_stub(cmd: &mut Command, stub_url: &str) {
-    cmd.env("SPIN_VARIABLE_OPENAI_BASE_URL", stub_url)
+    cmd.env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE")
+        .env("SPIN_VARIABLE_OPENAI_BASE_URL", stub_url)
         .env("SPIN_VARIABLE_OPENAI_ORIGIN", stub_url)
         .env("SPIN_VARIABLE_OPENAI_API_KEY", PROVIDER_KEY)
         .env("SPIN_VARIABLE_GATEWAY_RATE_LIMIT_PER_MINUTE", "0");

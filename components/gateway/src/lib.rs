@@ -42,7 +42,7 @@ use spin_sdk::key_value;
 use dialect::{Mode, boxed};
 use health::{Audience, CheckOutcome, Health};
 use prompthelm_domain::auth::Scope;
-use prompthelm_store::auth::authenticate;
+use prompthelm_store::caller::authorize_ignoring_query;
 use prompthelm_store::db::Db;
 use routes::{Endpoint, ROUTES};
 
@@ -87,10 +87,7 @@ async fn audience(req: &spin_sdk::http::Request) -> Audience {
     if !req.headers().contains_key(http::header::AUTHORIZATION) {
         return Audience::Public;
     }
-    let Ok(db) = Db::open().await else {
-        return Audience::Public;
-    };
-    match authenticate(&db, req.headers(), Scope::Admin).await {
+    match authorize_ignoring_query(req, Scope::Admin).await {
         Ok(_) => Audience::Admin {
             warnings: settings::configuration_warnings().await,
         },

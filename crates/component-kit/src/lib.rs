@@ -8,16 +8,22 @@
 //! top of the pure rules in `prompthelm-domain`, means a component cannot get
 //! it subtly wrong.
 //!
-//! Usage in a component:
+//! Usage in a component (ARCHITECTURE.md, "How to add an endpoint"):
 //!
 //! ```ignore
+//! #[derive(Clone, Copy)]
+//! enum Endpoint { Hello }
+//!
+//! const ROUTES: RouteTable<Endpoint> =
+//!     RouteTable(&[route(Method::GET, "/api/v1/hello", Endpoint::Hello)]);
+//!
 //! #[spin_sdk::http_service]
 //! async fn handler(req: spin_sdk::http::Request) -> JsonResponse {
 //!     let ctx = RequestContext::from_request(&req);
-//!     if req.method() != Method::GET {
-//!         return ctx.method_not_allowed(req.method(), req.uri().path(), &[Method::GET]);
+//!     match ROUTES.find(&req) {
+//!         Err(no_route) => no_route.response(&ctx), // 404, or 405 with Allow
+//!         Ok(Endpoint::Hello) => ctx.json(StatusCode::OK, &serde_json::json!({"hello": "world"})),
 //!     }
-//!     ctx.json(StatusCode::OK, &serde_json::json!({"hello": "world"}))
 //! }
 //! ```
 //!

@@ -34,7 +34,8 @@ pub enum ActorType {
     User,
     /// An API token.
     ApiToken,
-    /// The system itself: the bootstrap token, or `prompthelm up`.
+    /// The system itself: the bootstrap token (entries from before issue 16
+    /// may also name `prompthelm up`, the runtime's former first-run step).
     System,
 }
 

@@ -58,6 +58,12 @@ pub struct UpOptions {
     /// Apply migrations/ at start, and make sure the app has an admin
     /// token ([`crate::first_run`]) (`up` without `--no-migrate`).
     pub migrate: bool,
+    /// This load follows a first run ([`crate::first_run`]), whose private
+    /// app may have written: the `default` database's WAL is checkpointed
+    /// into its file first, so the serving app starts from the file alone
+    /// as on any later start, and the startup warnings and the limits line
+    /// are not repeated.
+    pub after_first_run: bool,
 }
 
 /// The app, loaded and checked, ready to serve.
@@ -74,7 +80,7 @@ impl App {
         let manifest = load_manifest(&opts.state.manifest)?;
         let env = |name: &str| std::env::var(name).ok();
         let mut variables = Variables::resolve(&manifest.variables, &opts.variables, &env)?;
-        let first_run = if opts.migrate {
+        let mut first_run = if opts.migrate {
             FirstRun::plan(&variables)
         } else {
             None
@@ -84,7 +90,11 @@ impl App {
             overrides.push(first_run.variable());
             variables = Variables::resolve(&manifest.variables, &overrides, &env)?;
         }
-        for name in variables.secrets_at_public_default() {
+        for name in variables
+            .secrets_at_public_default()
+            .into_iter()
+            .filter(|_| !opts.after_first_run)
+        {
             eprintln!(
                 "warning: the secret variable `{name}` has the public default from the manifest; \
                  set your own value ({} or a secret store) in any deployment",
@@ -110,7 +120,25 @@ impl App {
         if opts.migrate {
             migrate::apply_to_default(&manifest, &databases)?;
         }
+        if let Some(Database::File(db)) = databases.get("default")
+            && opts.after_first_run
+        {
+            db.open_connection()
+                .and_then(|c| c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())))
+                .context("checkpointing the default database after the first run")?;
+        }
 
+        if let (Some(first_run), Some(Database::File(db))) =
+            (&mut first_run, databases.get("default"))
+        {
+            first_run.watch(Arc::downgrade(db));
+        }
+        // The first run's private app takes a fresh instance per request,
+        // so none outlives its request holding the database.
+        let mut reuse = opts.limits.reuse;
+        if first_run.is_some() {
+            reuse.max_requests = 1;
+        }
         let backends = Arc::new(Backends {
             databases: Arc::new(
                 databases
@@ -139,19 +167,21 @@ impl App {
             per_instance: limits.instance_memory_bytes,
             budget: MemoryBudget::new(limits.memory_budget_bytes),
         };
-        eprintln!(
-            "Limits: {} component(s) x {} in-flight requests (+{} reserved for health \
+        if !opts.after_first_run {
+            eprintln!(
+                "Limits: {} component(s) x {} in-flight requests (+{} reserved for health \
              checks) = at most {instances} instances of up to {} MiB each, {} MiB for all of \
              them; an instance serves up to {} requests, {} at once, and is kept {:?} idle",
-            slots.len(),
-            limits.max_inflight_per_component,
-            slots.values().map(|(_, r)| r).sum::<usize>(),
-            limits.instance_memory_bytes >> 20,
-            limits.memory_budget_bytes >> 20,
-            limits.reuse.max_requests,
-            limits.reuse.max_concurrent,
-            limits.reuse.idle_timeout,
-        );
+                slots.len(),
+                limits.max_inflight_per_component,
+                slots.values().map(|(_, r)| r).sum::<usize>(),
+                limits.instance_memory_bytes >> 20,
+                limits.memory_budget_bytes >> 20,
+                limits.reuse.max_requests,
+                limits.reuse.max_concurrent,
+                limits.reuse.idle_timeout,
+            );
+        }
         let engine = engine::build(opts.cache_dir.as_deref(), &pool)?;
         let linker = engine::linker(&engine)?;
         let mut components = BTreeMap::new();
@@ -178,7 +208,7 @@ impl App {
                     backends.clone(),
                     opts.request_timeout,
                     memory.clone(),
-                    limits.reuse,
+                    reuse,
                     instances_per_component(ordinary, reserve),
                 ),
             );

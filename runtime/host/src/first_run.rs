@@ -3,22 +3,28 @@
 //! The app already accepts an admin token of the operator's choosing, the
 //! `bootstrap_token` variable. When `up` starts with the app's migrations
 //! applied and that variable declared but empty, the runtime sets it to a
-//! random token of its own for this process (never printed, never stored)
-//! and then, once it serves, asks the app over HTTP like any client
+//! random token of its own (never printed, never stored), serves the app
+//! privately on a loopback port, and asks it over HTTP like any client
 //! whether an API token exists (`GET /api/v1/tokens?limit=1`). If none
 //! does, it mints the first admin token through the app (`POST
 //! /api/v1/tokens`, so the app writes the hash and the audit entry as it
-//! always does) and `up` prints the plaintext once. Under `spin up`, which
-//! has no such step, the operator sets `bootstrap_token` instead.
+//! always does) and `up` prints the plaintext once. Then that app is
+//! dropped and the one that serves is loaded without the lent token.
+//! Under `spin up`, which has no such step, the operator sets
+//! `bootstrap_token` instead.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use prompthelm_domain::auth::format_token;
 use prompthelm_manifest::variables::Variables;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
+use crate::factors::sqlite::FileDatabase;
 use crate::os::random_bytes;
+use crate::server::Server;
 
 /// The app's variable holding an operator-chosen admin token.
 pub const BOOTSTRAP_TOKEN_VARIABLE: &str = "bootstrap_token";
@@ -30,7 +36,18 @@ const FIRST_TOKEN_NAME: &str = "first admin (created by prompthelm up)";
 /// the operator set none.
 pub struct FirstRun {
     bootstrap_token: String,
+    /// The private app's `default` database: the serving app is loaded
+    /// once it is gone, so no connection of the first run (with its cache
+    /// of what it wrote) outlives it.
+    database: Option<Weak<FileDatabase>>,
 }
+
+/// How long [`FirstRun::run`] waits for the private app to let go of its
+/// database (its instances serve one request each, so it is at once).
+const RELEASE_WAIT: Duration = Duration::from_secs(5);
+
+/// How long the app may take to answer both of the first run's calls.
+const MINT_WAIT: Duration = Duration::from_secs(60);
 
 impl FirstRun {
     /// A first run for an app that declares `bootstrap_token` and was given
@@ -45,7 +62,13 @@ impl FirstRun {
         }
         Some(FirstRun {
             bootstrap_token: format_token(random_bytes()),
+            database: None,
         })
+    }
+
+    /// The private app's `default` database, waited for by [`FirstRun::run`].
+    pub fn watch(&mut self, database: Weak<FileDatabase>) {
+        self.database = Some(database);
     }
 
     /// The `--variable` override that hands the token to the app.
@@ -56,9 +79,59 @@ impl FirstRun {
         )
     }
 
+    /// Serves the app (loaded with [`FirstRun::variable`]) privately on a
+    /// loopback port just long enough to make sure it has an API token;
+    /// answers the plaintext of the one it minted, if it had none. A
+    /// failure is a warning: `up` goes on, and `bootstrap_token` is the way
+    /// in. The server is dropped on return, and the lent token with it.
+    pub async fn run(&self, server: Server) -> Option<String> {
+        let minted = async {
+            let listeners =
+                crate::server::bind_listeners(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), 1)?;
+            let addr = listeners[0].local_addr()?;
+            let (minted_tx, minted_rx) = tokio::sync::oneshot::channel::<()>();
+            let stop = async {
+                let _ = minted_rx.await;
+            };
+            let serving = Arc::new(server).serve(listeners, stop, false);
+            tokio::pin!(serving);
+            let minted = tokio::select! {
+                served = &mut serving => {
+                    served?;
+                    bail!("the app stopped serving")
+                }
+                minted = tokio::time::timeout(MINT_WAIT, self.mint_first_admin(addr)) => {
+                    minted.context("the app did not answer")
+                }
+            };
+            // Stop the private server and wait for its event loop to end,
+            // whatever the mint did.
+            let _ = minted_tx.send(());
+            serving.await?;
+            minted?
+        };
+        let minted = minted.await;
+        if let Some(database) = &self.database {
+            let since = Instant::now();
+            while database.strong_count() > 0 && since.elapsed() < RELEASE_WAIT {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        match minted {
+            Ok(minted) => minted,
+            Err(e) => {
+                eprintln!(
+                    "warning: could not make sure the app has an admin token: {e:#}; set the \
+                     {BOOTSTRAP_TOKEN_VARIABLE} variable to one of your choosing to get in"
+                );
+                None
+            }
+        }
+    }
+
     /// Asks the app serving at `addr` whether it has an API token; if not,
     /// mints the first admin token and answers its plaintext (shown once).
-    pub async fn mint_first_admin(&self, addr: SocketAddr) -> anyhow::Result<Option<String>> {
+    async fn mint_first_admin(&self, addr: SocketAddr) -> anyhow::Result<Option<String>> {
         let (status, tokens) = self
             .call(addr, "GET", "/api/v1/tokens?limit=1", None)
             .await?;
@@ -90,13 +163,6 @@ impl FirstRun {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> anyhow::Result<(u16, serde_json::Value)> {
-        let mut addr = addr;
-        if addr.ip().is_unspecified() {
-            addr.set_ip(match addr {
-                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-            });
-        }
         let body = body.map(|b| b.to_string()).unwrap_or_default();
         let request = format!(
             "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\

@@ -280,37 +280,34 @@ fn up(args: UpArgs) -> anyhow::Result<()> {
         .build()?;
     let served = runtime.block_on(async move {
         let listen = args.listen;
-        let opts = UpOptions {
+        let mut opts = UpOptions {
             state: args.state.into(),
             variables: args.variables,
             cache_dir,
             request_timeout: Duration::from_secs(args.request_timeout_secs),
             limits,
             migrate: !args.no_migrate,
+            after_first_run: false,
         };
-        let app = App::load(&opts)?;
+        let mut app = App::load(&opts)?;
+        let mut first_admin_token = None;
+        if let Some(first_run) = app.first_run.take() {
+            first_admin_token = first_run.run(app.server).await;
+            // The app that serves is loaded afresh: it never knew the
+            // token lent for the first run, and its database connections
+            // start cold.
+            opts.migrate = false;
+            opts.after_first_run = true;
+            app = App::load(&opts)?;
+        }
         let listeners = server::bind_listeners(listen, threads)?;
         let addr = listeners[0].local_addr()?;
         eprintln!("State in {}", app.state_dir.display());
-        let serving = Arc::new(app.server).serve(listeners);
-        tokio::pin!(serving);
-        if let Some(first_run) = &app.first_run {
-            // The app answers while this runs; it is what mints the token.
-            tokio::select! {
-                served = &mut serving => return served,
-                minted = first_run.mint_first_admin(addr) => match minted {
-                    Ok(Some(token)) => eprintln!(
-                        "No API token existed, so an admin token for the default organization \
-                         was created.\nIt is shown only this once; keep it:\n\n    \
-                         PROMPTHELM_API_KEY={token}\n"
-                    ),
-                    Ok(None) => {}
-                    Err(e) => eprintln!(
-                        "warning: could not make sure the app has an admin token: {e:#}; set \
-                         the bootstrap_token variable to one of your choosing to get in"
-                    ),
-                },
-            }
+        if let Some(token) = first_admin_token {
+            eprintln!(
+                "No API token existed, so an admin token for the default organization was created.\n\
+                 It is shown only this once; keep it:\n\n    PROMPTHELM_API_KEY={token}\n"
+            );
         }
         eprintln!("Available routes:");
         for trigger in &app.manifest.http_triggers {
@@ -318,7 +315,9 @@ fn up(args: UpArgs) -> anyhow::Result<()> {
         }
         // On stdout, last, so a supervisor (or the test harness) can wait for it.
         println!("Serving http://{addr}");
-        serving.await
+        Arc::new(app.server)
+            .serve(listeners, server::shutdown_signal(), true)
+            .await
     });
     // Whatever is still running (a request past the shutdown grace, a
     // blocking SQLite call) is not waited for beyond this.

@@ -120,9 +120,15 @@ impl Server {
     /// request (connection, instance worker, outbound connection) woke an
     /// idle worker thread, and those wake-ups cost more CPU than the
     /// request's own work (the profile in README "Benchmarks").
+    ///
+    /// `stop` is the shutdown signal ([`shutdown_signal`] for `up`);
+    /// `announce` logs the shutdown and the instance counts (not for the
+    /// private server of the first run).
     pub async fn serve(
         self: Arc<Self>,
         listeners: Vec<std::net::TcpListener>,
+        stop: impl std::future::Future<Output = ()>,
+        announce: bool,
     ) -> anyhow::Result<()> {
         let max_connections = self.limits.max_connections;
         let connections = Arc::new(Semaphore::new(max_connections));
@@ -132,7 +138,7 @@ impl Server {
         for (i, listener) in listeners.into_iter().enumerate() {
             let server = self.clone();
             let connections = connections.clone();
-            let stop = stop_rx.clone();
+            let stopping = stop_rx.clone();
             let bursts = bursts.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("prompthelm-serve-{i}"))
@@ -144,7 +150,7 @@ impl Server {
                         let listener = TcpListener::from_std(listener)?;
                         anyhow::Ok(
                             server
-                                .accept_loop(listener, connections, stop, &bursts)
+                                .accept_loop(listener, connections, stopping, &bursts)
                                 .await,
                         )
                     })?;
@@ -157,14 +163,16 @@ impl Server {
             loops.push(thread);
         }
 
-        shutdown_signal().await;
+        stop.await;
         stop_tx.send_replace(true);
         let open = max_connections - connections.available_permits();
-        eprintln!(
-            "Shutting down: no longer accepting; waiting up to {:?} for {open} open \
-             connection(s) to finish",
-            self.limits.shutdown_grace
-        );
+        if announce {
+            eprintln!(
+                "Shutting down: no longer accepting; waiting up to {:?} for {open} open \
+                 connection(s) to finish",
+                self.limits.shutdown_grace
+            );
+        }
         let joined = tokio::task::spawn_blocking(move || {
             loops
                 .into_iter()
@@ -177,6 +185,9 @@ impl Server {
         })
         .await??;
         let cut = joined.iter().map(|d| d.cut).max().unwrap_or(0);
+        if !announce {
+            return Ok(());
+        }
         if cut == 0 {
             eprintln!("Stopped: every connection finished");
         } else {
@@ -943,7 +954,7 @@ fn json_response(status: StatusCode, body: Vec<u8>, request_id: &str) -> Respons
     res
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .expect("installing the SIGTERM handler");
