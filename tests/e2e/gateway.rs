@@ -421,6 +421,41 @@ fn provider_failures(flavor: Flavor) {
     );
 }
 
+/// Every execute answer says where its time went (`Server-Timing`), phase
+/// by phase; a refused call says so up to where it stopped.
+#[test]
+fn execute_answers_carry_their_phases_as_server_timing() {
+    let stub = StubProvider::start();
+    let rt = Runtime::probe(stub.app_options().rate_limit_per_minute(100));
+    let admin = Client::admin(&rt);
+    promoted_prompt(&admin, "timed", "gpt-4o-mini");
+    let phases = |res: &Reply| -> Vec<String> {
+        let header = res.header("server-timing").expect("Server-Timing");
+        header
+            .split(", ")
+            .map(|p| {
+                let (name, dur) = p.split_once(";dur=").expect(header);
+                assert!(dur.parse::<f64>().is_ok_and(|d| d >= 0.0), "{header}");
+                name.to_owned()
+            })
+            .collect()
+    };
+    let res = execute(
+        &admin,
+        &json!({"promptSlug": "timed", "variables": {"question": "q"}}),
+    );
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(
+        phases(&res),
+        [
+            "auth", "admit", "body", "resolve", "render", "provider", "log", "total"
+        ]
+    );
+    let refused = execute(&admin, &json!({"promptSlug": "nope"}));
+    assert_eq!(refused.status, 404, "{}", refused.body);
+    assert_eq!(phases(&refused), ["auth", "admit", "body", "log", "total"]);
+}
+
 #[test]
 fn an_unreachable_provider_is_a_502_not_a_hang() {
     // Port 9 (discard) on loopback: nothing listens, the connection is refused.

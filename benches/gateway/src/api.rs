@@ -74,6 +74,27 @@ impl Endpoints {
         self.send(target, agent).map(|(latency, _)| latency)
     }
 
+    /// One execute; answers its `Server-Timing` header.
+    pub fn execute_server_timing(&self, agent: &ureq::Agent) -> Result<String, String> {
+        let mut response = agent
+            .post(&self.execute)
+            .header("authorization", &self.gateway_auth)
+            .content_type("application/json")
+            .send(&self.gateway_body)
+            .map_err(|e| format!("request failed: {e}"))?;
+        let timing = response
+            .headers()
+            .get("server-timing")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .ok_or_else(|| "no Server-Timing header".to_owned())?;
+        response
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| format!("reading the body failed: {e}"))?;
+        Ok(timing)
+    }
+
     /// One request whose answer is checked for what a working endpoint
     /// returns, so a run never measures a fast error or a wrong path.
     pub fn check(&self, target: Target) -> Result<(), String> {

@@ -10,6 +10,7 @@
 //! it started.
 
 mod api;
+mod breakdown;
 mod load;
 mod procfs;
 mod report;
@@ -55,6 +56,9 @@ struct Cli {
     #[arg(long)]
     no_spin: bool,
 }
+
+/// Sequential executes whose `Server-Timing` phases give the breakdown.
+const BREAKDOWN_CALLS: usize = 500;
 
 /// The runs, in order: the baseline and the gateway alternate so each pair
 /// sees the same machine state. A gateway run is made under each runtime.
@@ -189,6 +193,19 @@ fn main() -> anyhow::Result<ExitCode> {
         }
     }
 
+    // One call, phase by phase, under each runtime.
+    let mut breakdowns = Vec::new();
+    for server in &servers {
+        match breakdown::measure(server.runtime, &server.endpoints, BREAKDOWN_CALLS) {
+            Ok(b) => breakdowns.push(b),
+            Err(e) => {
+                let what = format!("the phase breakdown ({})", server.runtime.name());
+                eprintln!("bench: {what} failed: {e}");
+                unavailable.push((what, e));
+            }
+        }
+    }
+
     let memory = servers
         .iter()
         .map(|server| {
@@ -209,7 +226,7 @@ fn main() -> anyhow::Result<ExitCode> {
         warmup: cli.warmup,
         clock_ticks,
     };
-    let markdown = report.markdown();
+    let markdown = report.markdown() + &breakdown::markdown(&breakdowns);
     print!("{markdown}");
     if let Some(out) = &cli.out {
         std::fs::write(out, &markdown).with_context(|| format!("writing {}", out.display()))?;

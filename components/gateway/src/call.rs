@@ -7,7 +7,8 @@
 //! completes; if the row cannot be stored, the caller gets that error
 //! instead of the answer.
 
-use std::time::Instant;
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
 
 use http::HeaderValue;
 use prompthelm_component_kit::{ApiError, RequestContext, StatusCode, secure_random_bytes};
@@ -34,6 +35,50 @@ pub struct Call {
     pub rate: Option<Decision>,
     /// Where the call's cost comes from, once its provider is known.
     pub pricing: Pricing,
+    /// Where the call's time went, phase by phase.
+    pub phases: Phases,
+}
+
+/// The call's time, phase by phase, sent as `Server-Timing` (milliseconds):
+/// `auth` (open the database, check the token), `admit` (the rate limit),
+/// `body` (read and validate it), `resolve` (which version runs), `render`
+/// (the template and the provider's request), `provider` (the provider's
+/// answer, received whole), `log` (the execution-log row), and `total`. A
+/// browser's developer tools show it; the bench reads it for the
+/// breakdown of one call in README "Benchmarks".
+pub struct Phases {
+    started: Instant,
+    last: Instant,
+    done: Vec<(&'static str, Duration)>,
+}
+
+impl Phases {
+    fn new(started: Instant) -> Phases {
+        Phases {
+            started,
+            last: started,
+            done: Vec::with_capacity(8),
+        }
+    }
+
+    /// Ends the phase `name`, which began where the previous one ended.
+    pub fn mark(&mut self, name: &'static str) {
+        let now = Instant::now();
+        self.done.push((name, now - self.last));
+        self.last = now;
+    }
+
+    fn header(&self) -> String {
+        let mut value = String::new();
+        let phases = self.done.iter().copied();
+        for (name, took) in phases.chain([("total", self.started.elapsed())]) {
+            if !value.is_empty() {
+                value.push_str(", ");
+            }
+            let _ = write!(value, "{name};dur={:.3}", took.as_secs_f64() * 1000.0);
+        }
+        value
+    }
 }
 
 /// The price list a call's tokens are costed at.
@@ -90,6 +135,8 @@ impl Call {
         started: Instant,
     ) -> Call {
         let log = new_log(&ctx, principal, req, mode);
+        let mut phases = Phases::new(started);
+        phases.mark("auth");
         Call {
             ctx,
             db,
@@ -98,6 +145,7 @@ impl Call {
             started,
             rate: None,
             pricing: Pricing::ListPrices,
+            phases,
         }
     }
 
@@ -149,7 +197,9 @@ impl Call {
         self.log.http_status = sent_status.as_u16();
         self.log.error_code = error_code.map(str::to_owned);
         self.log.latency_ms = self.elapsed_ms();
-        executions::insert(&self.db, &self.log).await
+        let stored = executions::insert(&self.db, &self.log).await;
+        self.phases.mark("log");
+        stored
     }
 
     /// Logs the failure, then answers with its envelope.
@@ -165,8 +215,12 @@ impl Call {
         self.finish_response(boxed(response))
     }
 
-    /// Adds the rate-limit headers (and `Retry-After` on a refusal).
+    /// Adds the rate-limit headers (and `Retry-After` on a refusal), and
+    /// `Server-Timing` with the phases so far.
     pub fn finish_response(&self, mut response: Response<BoxBody>) -> Response<BoxBody> {
+        if let Ok(timing) = HeaderValue::from_str(&self.phases.header()) {
+            response.headers_mut().insert("server-timing", timing);
+        }
         if let Some(rate) = self.rate {
             let headers = response.headers_mut();
             headers.insert("x-ratelimit-limit", HeaderValue::from(rate.limit));
@@ -184,4 +238,32 @@ impl Call {
 
 pub fn millis_since(start: Instant) -> i64 {
     i64::try_from(start.elapsed().as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phases_read_as_server_timing_in_order_with_a_total() {
+        let started = Instant::now() - Duration::from_millis(5);
+        let mut phases = Phases::new(started);
+        phases.mark("auth");
+        phases.mark("log");
+        let header = phases.header();
+        let names: Vec<&str> = header
+            .split(", ")
+            .map(|p| p.split_once(";dur=").unwrap().0)
+            .collect();
+        assert_eq!(names, ["auth", "log", "total"], "{header}");
+        let durations: Vec<f64> = header
+            .split(", ")
+            .map(|p| p.split_once(";dur=").unwrap().1.parse().unwrap())
+            .collect();
+        assert!(durations[0] >= 5.0, "{header}");
+        assert!(
+            durations[2] >= durations[0] + durations[1] - 0.001,
+            "{header}"
+        );
+    }
 }

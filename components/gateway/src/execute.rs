@@ -22,6 +22,7 @@ pub async fn run(mut call: Call, prepared: Prepared) -> Response<BoxBody> {
     let provider_started = Instant::now();
     let outcome = complete(&mut call, &prepared).await;
     call.log.provider_latency_ms = Some(millis_since(provider_started));
+    call.phases.mark("provider");
     let completion = match outcome {
         Ok(completion) => completion,
         Err(e) => {

@@ -82,6 +82,7 @@ pub async fn prepare(
             )
             .with_details(json!({"limit": limit, "windowSeconds": WINDOW_MS / 1000})));
         }
+        call.phases.mark("admit");
     }
     let caller_token = req
         .headers()
@@ -96,6 +97,7 @@ pub async fn prepare(
     } = read_body(call, req, mode).await?;
     let plan = gateway::validate(&body, settings::default_timeout_ms().await?)
         .map_err(ApiError::invalid_fields)?;
+    call.phases.mark("body");
 
     let version = match &plan.target {
         Target::AdHoc => None,
@@ -122,9 +124,12 @@ pub async fn prepare(
                 &version.content.variables,
                 fill.as_deref(),
             );
+            call.phases.mark("resolve");
             Some(version.content)
         }
     };
     let rendered = render(&body, version.as_ref())?;
-    provider::prepare(call, rendered, mode, caller_token, plan.timeout_ms).await
+    let prepared = provider::prepare(call, rendered, mode, caller_token, plan.timeout_ms).await?;
+    call.phases.mark("render");
+    Ok(prepared)
 }
