@@ -44,6 +44,20 @@ pub struct Migration {
     pub checksum: String,
 }
 
+impl Migration {
+    /// Names statement `index` (from 0) of this file in an error: the file,
+    /// the statement's number and its first line.
+    pub fn statement_failed(&self, index: usize) -> String {
+        let first_line = self.statements.get(index).and_then(|s| s.lines().next());
+        format!(
+            "{}: statement {} `{}` failed",
+            self.file_name,
+            index + 1,
+            first_line.unwrap_or("").trim()
+        )
+    }
+}
+
 /// A row of [`TRACKING_TABLE`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppliedMigration {

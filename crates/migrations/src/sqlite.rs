@@ -56,14 +56,8 @@ impl MigrationDatabase for SqliteMigrationDatabase<'_> {
         }
         for (index, statement) in migration.statements.iter().enumerate() {
             // execute_batch, not execute: a statement may return rows (e.g. SELECT).
-            tx.execute_batch(statement).with_context(|| {
-                format!(
-                    "{}: statement {} `{}` failed",
-                    migration.file_name,
-                    index + 1,
-                    statement.lines().next().unwrap_or("").trim()
-                )
-            })?;
+            tx.execute_batch(statement)
+                .with_context(|| migration.statement_failed(index))?;
         }
         tx.execute(
             &format!("INSERT INTO {TRACKING_TABLE} (version, name, checksum) VALUES (?1, ?2, ?3)"),

@@ -150,14 +150,8 @@ impl ConnectionMigrations {
             return Ok(false);
         }
         for (index, statement) in migration.statements.iter().enumerate() {
-            self.run(statement, &[]).with_context(|| {
-                format!(
-                    "{}: statement {} `{}` failed",
-                    migration.file_name,
-                    index + 1,
-                    statement.lines().next().unwrap_or("").trim()
-                )
-            })?;
+            self.run(statement, &[])
+                .with_context(|| migration.statement_failed(index))?;
         }
         self.run(
             &format!("INSERT INTO {TRACKING_TABLE} (version, name, checksum) VALUES (?1, ?2, ?3)"),
