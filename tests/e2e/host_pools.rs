@@ -164,3 +164,57 @@ fn outbound_connections_are_kept_alive_and_errors_keep_their_codes() {
         "{v}"
     );
 }
+
+/// A statement first runs on the request's thread without waiting for
+/// locks; one that finds another writer holding the database is run again
+/// on the blocking pool, where it waits. Forced here: the test holds the
+/// write lock while gateway calls (a log row each) and a promote arrive,
+/// and releases it only once they are waiting. Every one must succeed,
+/// none may fail with a busy database, and each write must be there.
+#[test]
+fn writes_that_meet_a_held_write_lock_wait_for_it_and_succeed() {
+    use crate::api::{Client, id, version_body};
+    use crate::harness::app_manifest;
+
+    let rt = Runtime::probe(Options::new(app_manifest()));
+    let api = Client::admin(&rt);
+    let pid = id(&api.create_prompt("locked"));
+    let v1 = id(&api.save_version(&pid, &version_body("one", 0.2, &[], "v1")));
+    let v2 = id(&api.save_version(&pid, &version_body("two", 0.2, &[], "v2")));
+    api.promote(&pid, &v1);
+    assert_eq!(api.served("promptSlug", "locked"), v1);
+
+    let db = rusqlite::Connection::open(rt.state_dir.join("sqlite_db.db")).unwrap();
+    db.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let api = &api;
+    std::thread::scope(|s| {
+        let calls: Vec<_> = (0..4)
+            .map(|_| s.spawn(move || api.execute_echo("promptSlug", "locked")))
+            .collect();
+        let promote = s.spawn(|| {
+            api.post(
+                &format!("/api/v1/prompts/{pid}/versions/{v2}/promote"),
+                &serde_json::json!({}),
+            )
+        });
+        // Held well past the moment the calls reach their writes, far
+        // below the 5 s busy timeout they wait with.
+        std::thread::sleep(Duration::from_millis(1500));
+        db.execute_batch("COMMIT").unwrap();
+        for call in calls {
+            let res = call.join().unwrap();
+            assert_eq!(res.status, 200, "{}", res.body);
+        }
+        let res = promote.join().unwrap();
+        assert_eq!(res.status, 200, "{}", res.body);
+    });
+    assert_eq!(api.served("promptSlug", "locked"), v2);
+    let logged: i64 = db
+        .query_row(
+            "SELECT count(*) FROM execution_logs WHERE prompt_id = ?1",
+            [&pid],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(logged, 6, "one row per call");
+}
