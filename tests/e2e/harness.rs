@@ -166,12 +166,12 @@ impl Runtime {
                 sh
             }
         };
-        cmd.arg("up")
-            .arg("--manifest")
-            .arg(&opts.manifest)
-            .arg("--listen")
-            .arg("127.0.0.1:0")
-            .arg("--state-dir")
+        cmd.arg("up").arg("--manifest").arg(&opts.manifest);
+        // A free port, unless the test names its own.
+        if !opts.args.iter().any(|a| a == "--listen") {
+            cmd.arg("--listen").arg("127.0.0.1:0");
+        }
+        cmd.arg("--state-dir")
             .arg(&state_dir)
             .arg("--cache-dir")
             .arg(repo_root().join("target/prompthelm-test-cache"))

@@ -475,15 +475,24 @@ fn accept_failures_back_off_and_are_logged_once_per_burst() {
         .collect();
     let logs = own.wait_for_log("accept failed");
     assert!(logs.contains("accept failed"), "{logs}");
-    // Let failures pile up for a while: with backoff they are few, and
-    // only the first is logged.
+    // Let failures pile up for a while: only the first of a burst is
+    // logged. (Several event loops share the fd limit: one may accept
+    // between another's failures, which ends the burst, and says so, before
+    // the next one starts: the lines alternate.)
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(
-        own.logs().matches("accept failed").count(),
-        1,
-        "{}",
-        own.logs()
-    );
+    let logs = own.logs();
+    let bursts: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.starts_with("accept failed") || l.starts_with("accept works again"))
+        .collect();
+    assert!(bursts[0].starts_with("accept failed"), "{logs}");
+    for pair in bursts.windows(2) {
+        assert_ne!(
+            pair[0].starts_with("accept failed"),
+            pair[1].starts_with("accept failed"),
+            "two lines for one burst:\n{logs}"
+        );
+    }
 
     drop(held);
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -247,3 +247,19 @@ fn a_failing_migration_applies_nothing_of_its_file() {
         .collect();
     assert_eq!(versions, [1]);
 }
+
+/// Each event loop listens with SO_REUSEPORT, which would let a second
+/// `up` on a taken port share it silently; it must fail instead.
+#[test]
+fn a_port_another_runtime_serves_is_a_startup_error() {
+    let first = Runtime::probe(Options::new(probe_manifest()));
+    let addr = first.base_url.trim_start_matches("http://").to_owned();
+    let stderr = start_fails(
+        Options::new(probe_manifest())
+            .arg("--listen")
+            .arg(addr.clone()),
+    );
+    assert!(stderr.contains(&format!("listening on {addr}")), "{stderr}");
+    // The first one still serves.
+    assert_eq!(first.get("/probe/echo/back").status, 200);
+}

@@ -670,6 +670,12 @@ pub fn bind_listeners(
     addr: SocketAddr,
     threads: usize,
 ) -> anyhow::Result<Vec<std::net::TcpListener>> {
+    // SO_REUSEPORT would also let this process share a port another one
+    // (of the same user) already serves, splitting its traffic silently: a
+    // plain bind first makes a taken port the usual startup error.
+    if addr.port() != 0 {
+        drop(std::net::TcpListener::bind(addr).with_context(|| format!("listening on {addr}"))?);
+    }
     let mut listeners: Vec<std::net::TcpListener> = Vec::with_capacity(threads);
     for _ in 0..threads.max(1) {
         let at = match listeners.first() {
