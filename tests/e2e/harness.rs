@@ -249,7 +249,12 @@ impl Runtime {
     /// Waits until the logs contain `needle` (log lines are written after the
     /// response, so a client can see the response first).
     pub fn wait_for_log(&self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        self.wait_for_log_within(needle, Duration::from_secs(10))
+    }
+
+    /// [`Runtime::wait_for_log`] with its own bound.
+    pub fn wait_for_log_within(&self, needle: &str, bound: Duration) -> String {
+        let deadline = Instant::now() + bound;
         loop {
             let logs = self.logs();
             if logs.contains(needle) || Instant::now() > deadline {
