@@ -58,8 +58,8 @@ pub async fn prepare(
     call.log.model = Some(rendered.model.clone());
     let route = choose(&rendered.model).await?;
     call.log.provider = Some(route.name.clone());
-    if let Some(price) = route.configured_price {
-        call.pricing = Pricing::Configured(price);
+    if let Some(configured) = &route.configured {
+        call.pricing = Pricing::Configured(configured.price);
     }
     let provider = route.provider;
     let chat = ChatRequest {
@@ -80,7 +80,7 @@ pub async fn prepare(
         None
     } else {
         let config = match route.configured {
-            Some(config) => config,
+            Some(configured) => configured.config,
             None => upstream::config(provider).await?,
         };
         secrets.push(config.api_key.clone());
@@ -110,10 +110,16 @@ struct Route {
     name: String,
     /// The model name the provider is sent.
     model: String,
-    /// A configured provider's base URL and key (read with the route).
-    configured: Option<upstream::ProviderConfig>,
-    /// A configured provider's price for the model.
-    configured_price: Option<Option<prompthelm_providers::Price>>,
+    /// A configured provider's settings (read with the route).
+    configured: Option<Configured>,
+}
+
+/// How a configured OpenAI-compatible provider is reached and priced.
+struct Configured {
+    /// Its base URL and key.
+    config: upstream::ProviderConfig,
+    /// Its price for the model (`None`: not listed).
+    price: Option<prompthelm_providers::Price>,
 }
 
 /// A built-in provider by the model's name, else a configured
@@ -126,7 +132,6 @@ async fn choose(model: &str) -> Result<Route, ApiError> {
             name: provider.name().to_owned(),
             model: model.to_owned(),
             configured: None,
-            configured_price: None,
         });
     }
     let unsupported = || {
@@ -161,11 +166,13 @@ async fn choose(model: &str) -> Result<Route, ApiError> {
         provider: Provider::OpenAi,
         name: configured.name.clone(),
         model: wire_model.to_owned(),
-        configured: Some(upstream::ProviderConfig {
-            base_url: configured.base_url.trim_end_matches('/').to_owned(),
-            api_key: api_key.clone(),
+        configured: Some(Configured {
+            config: upstream::ProviderConfig {
+                base_url: configured.base_url.trim_end_matches('/').to_owned(),
+                api_key: api_key.clone(),
+            },
+            price: configured.price(wire_model),
         }),
-        configured_price: Some(configured.price(wire_model)),
     })
 }
 

@@ -219,24 +219,27 @@ pub async fn send(
     // in, which acknowledges it, so the body leaves at once. The client
     // does not wait for that answer, so a provider that ignores the header
     // costs nothing; one that refuses it (417) is asked again without it.
-    let retry = request.clone();
-    request.headers_mut().insert(
+    // The body is shared by both tries, not copied.
+    let (head, body) = request.into_parts();
+    let body = Bytes::from(body);
+    let mut expecting = head.clone();
+    expecting.headers.insert(
         http::header::EXPECT,
         http::HeaderValue::from_static("100-continue"),
     );
-    match send_once(request, deadline).await? {
+    match send_once(http::Request::from_parts(expecting, body.clone()), deadline).await? {
         refused if refused.status() == StatusCode::EXPECTATION_FAILED => {
-            send_once(retry, deadline).await
+            send_once(http::Request::from_parts(head, body), deadline).await
         }
         response => Ok(response),
     }
 }
 
 async fn send_once(
-    request: http::Request<Vec<u8>>,
+    request: http::Request<Bytes>,
     deadline: &CallDeadline,
 ) -> Result<Response, UpstreamError> {
-    let request = request.map(|body| Full::new(Bytes::from(body)));
+    let request = request.map(Full::new);
     match deadline.race(spin_sdk::http::send(request)).await {
         None => Err(UpstreamError::Timeout {
             budget_ms: deadline.budget_ms,

@@ -14,7 +14,7 @@ use prompthelm_migrations::{
 
 use crate::app::Database;
 use crate::factors::bindings::spin::sqlite::sqlite::{Error, QueryResult, Value};
-use crate::factors::sqlite::{SqliteConnection, Wait};
+use crate::factors::sqlite::{SqliteBackend as _, SqliteConnection, Wait};
 
 /// Applies the app's `migrations/` (beside spin.toml) to its `default` database.
 pub fn apply_to_default(
@@ -47,7 +47,9 @@ fn apply(db: &Database, dir: &Path) -> anyhow::Result<()> {
         }
         Database::Libsql(db) => {
             let name = format!("libSQL database {}", db.url());
-            let conn = db.backend_connection();
+            let conn = db
+                .connect()
+                .map_err(|e| anyhow!("connecting to {name}: {}", describe(e)))?;
             let report =
                 prompthelm_migrations::migrate(&mut ConnectionMigrations(conn), &migrations);
             (report, name)

@@ -357,7 +357,7 @@ impl SqliteConnection for PooledConnection {
         if changes_connection_state(sql) {
             self.discard = true;
         }
-        let conn = self.conn.as_ref().expect("present until dropped");
+        let conn = self.conn();
         let result = match wait {
             Wait::Allowed => run_query(conn, sql, params),
             Wait::Never => {

@@ -86,11 +86,6 @@ impl LibsqlDatabase {
         &self.url
     }
 
-    /// A connection outside the guest factor (the host's migrations).
-    pub fn backend_connection(&self) -> Box<dyn SqliteConnection> {
-        Box::new(self.open())
-    }
-
     fn open(&self) -> LibsqlConnection {
         LibsqlConnection {
             agent: self.agent.clone(),
