@@ -171,11 +171,13 @@ impl Runtime {
         if !opts.args.iter().any(|a| a == "--listen") {
             cmd.arg("--listen").arg("127.0.0.1:0");
         }
-        cmd.arg("--state-dir")
-            .arg(&state_dir)
-            .arg("--cache-dir")
-            .arg(repo_root().join("target/prompthelm-test-cache"))
-            .args(&opts.args)
+        cmd.arg("--state-dir").arg(&state_dir);
+        // The suite's shared compile cache, unless the test names its own.
+        if !opts.args.iter().any(|a| a == "--cache-dir") {
+            cmd.arg("--cache-dir")
+                .arg(repo_root().join("target/prompthelm-test-cache"));
+        }
+        cmd.args(&opts.args)
             .envs(opts.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

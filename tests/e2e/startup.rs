@@ -263,3 +263,58 @@ fn a_port_another_runtime_serves_is_a_startup_error() {
     // The first one still serves.
     assert_eq!(first.get("/probe/echo/back").status, 200);
 }
+
+/// Compiled components are kept as files named by what they are compiled
+/// from, and mapped from there: the first start writes them, a restart maps
+/// the same files without writing any, and a file no start has used for
+/// over a week is removed.
+#[test]
+fn compiled_components_are_cached_as_files_and_unused_ones_removed() {
+    use std::os::unix::fs::MetadataExt as _;
+    use std::time::{Duration, SystemTime};
+
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let compiled_dir = cache.join("components");
+    std::fs::create_dir_all(&compiled_dir).unwrap();
+    let unused = compiled_dir.join("0123.cwasm");
+    std::fs::write(&unused, b"compiled from a .wasm rebuilt since").unwrap();
+    std::fs::File::options()
+        .append(true)
+        .open(&unused)
+        .unwrap()
+        .set_modified(SystemTime::now() - Duration::from_secs(8 * 24 * 3600))
+        .unwrap();
+    let cached = || {
+        let mut files: Vec<_> = std::fs::read_dir(&compiled_dir)
+            .unwrap()
+            .map(|entry| {
+                let entry = entry.unwrap();
+                (entry.file_name(), entry.metadata().unwrap().ino())
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let serve_once = || {
+        let rt = Runtime::probe(
+            Options::new(probe_manifest()).args(&["--cache-dir", cache.to_str().unwrap()]),
+        );
+        let reply = rt.get("/probe/echo");
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        rt.stop();
+    };
+
+    serve_once();
+    assert!(!unused.exists(), "the unused entry is still there");
+    let first = cached();
+    // `probe` and `bare` are one .wasm: one compiled file.
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(
+        first[0].0.to_string_lossy().ends_with(".cwasm"),
+        "{first:?}"
+    );
+
+    serve_once();
+    assert_eq!(cached(), first, "a restart wrote the compiled code again");
+}

@@ -25,6 +25,13 @@ pub enum Target {
     Execute,
     Stream,
     Resolve,
+    /// The floor of the runtime: the probe fixture's echo, a component
+    /// that reads the request and answers, with no host call.
+    FloorEcho,
+    /// The floor of a proxied call: the probe's `forward`, which sends the
+    /// direct call's request to the stub through the host and answers
+    /// what came back, with nothing else.
+    FloorForward,
 }
 
 impl Target {
@@ -34,6 +41,10 @@ impl Target {
             Target::Execute => "gateway: `POST /api/v1/gateway/execute`",
             Target::Stream => "gateway: `POST /api/v1/gateway/stream` (to the done frame)",
             Target::Resolve => "gateway: `GET /api/v1/gateway/resolve`",
+            Target::FloorEcho => "floor: a component that answers at once (probe `echo`)",
+            Target::FloorForward => {
+                "floor: a component that forwards the direct request (probe `forward`)"
+            }
         }
     }
 }
@@ -46,6 +57,9 @@ pub struct Endpoints {
     stream: String,
     gateway_body: String,
     resolve: String,
+    /// The probe fixture's endpoints, when the host serves the probe.
+    floor_echo: String,
+    floor_forward: String,
     /// `Bearer <admin token>`.
     gateway_auth: String,
     provider_auth: String,
@@ -64,6 +78,8 @@ impl Endpoints {
             gateway_body: json!({"promptSlug": PROMPT_SLUG, "variables": {"name": "x"}})
                 .to_string(),
             resolve: format!("{gateway}/resolve?promptSlug={PROMPT_SLUG}"),
+            floor_echo: format!("{host_url}/probe/echo"),
+            floor_forward: format!("{host_url}/probe/forward?url={stub_url}/v1/chat/completions"),
             gateway_auth: format!("Bearer {admin_token}"),
             provider_auth: format!("Bearer {PROVIDER_KEY}"),
         }
@@ -108,6 +124,10 @@ impl Endpoints {
             Target::Execute => answer["output"].is_string() && answer["provider"] == "openai",
             Target::Stream => answer["type"] == "done" && answer["model"] == MODEL,
             Target::Resolve => answer.pointer("/version/model").is_some_and(|m| m == MODEL),
+            Target::FloorEcho => answer["method"] == "POST",
+            Target::FloorForward => answer
+                .pointer("/choices/0/message/content")
+                .is_some_and(Value::is_string),
         };
         if ok {
             Ok(())
@@ -121,11 +141,19 @@ impl Endpoints {
     fn send(&self, target: Target, agent: &ureq::Agent) -> Result<(Duration, String), String> {
         let started = Instant::now();
         let sent = match target {
-            Target::Direct => agent
-                .post(&self.stub_completions)
+            Target::Direct | Target::FloorForward => agent
+                .post(if target == Target::Direct {
+                    &self.stub_completions
+                } else {
+                    &self.floor_forward
+                })
                 .header("authorization", &self.provider_auth)
                 .content_type("application/json")
                 .send(&self.direct_body),
+            Target::FloorEcho => agent
+                .post(&self.floor_echo)
+                .content_type("application/json")
+                .send(&self.gateway_body),
             Target::Execute | Target::Stream => agent
                 .post(if target == Target::Execute {
                     &self.execute

@@ -37,6 +37,11 @@ impl Paths {
         self.workspace.join("spin.toml")
     }
 
+    /// The probe test fixture's app: the bench's floor rows run on it.
+    pub fn probe_manifest(&self) -> PathBuf {
+        self.workspace.join("tests/fixtures/probe/spin.toml")
+    }
+
     pub fn host_binary(&self) -> PathBuf {
         self.target_dir.join("release/prompthelm")
     }
@@ -68,22 +73,25 @@ pub fn native_binaries(paths: &Paths, packages: &[&str]) -> anyhow::Result<()> {
     run(cmd, &format!("cargo build --release{what}"))
 }
 
-/// Builds the components with `prompthelm build`, which runs each
-/// component's build command from `spin.toml`.
+/// Builds the components of the app and of the probe fixture with
+/// `prompthelm build`, which runs each component's build command from its
+/// manifest.
 pub fn components(paths: &Paths) -> anyhow::Result<()> {
-    let manifest = paths.manifest();
-    let mut cmd = Command::new(paths.host_binary());
-    cmd.arg("build")
-        .arg("--manifest")
-        .arg(&manifest)
-        // The components' `source` paths (`target/wasm32-wasip2/release/…`)
-        // are relative to the manifest's folder, so their cargo builds must
-        // write there, whatever CARGO_TARGET_DIR the bench itself runs with.
-        .env("CARGO_TARGET_DIR", paths.workspace.join("target"));
-    run(
-        cmd,
-        &format!("prompthelm build --manifest {}", manifest.display()),
-    )
+    for manifest in [paths.manifest(), paths.probe_manifest()] {
+        let mut cmd = Command::new(paths.host_binary());
+        cmd.arg("build")
+            .arg("--manifest")
+            .arg(&manifest)
+            // The components' `source` paths (`target/wasm32-wasip2/release/…`)
+            // point into the workspace's target dir, so their cargo builds must
+            // write there, whatever CARGO_TARGET_DIR the bench itself runs with.
+            .env("CARGO_TARGET_DIR", paths.workspace.join("target"));
+        run(
+            cmd,
+            &format!("prompthelm build --manifest {}", manifest.display()),
+        )?;
+    }
+    Ok(())
 }
 
 pub(crate) fn run(mut cmd: Command, what: &str) -> anyhow::Result<()> {

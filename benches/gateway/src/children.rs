@@ -256,6 +256,24 @@ impl Host {
         Host::serve(cmd, Some(token))
     }
 
+    /// The host serving the probe fixture (`tests/fixtures/probe`), allowed
+    /// to call the stub. The probe has no tokens: `admin_token` is empty.
+    pub fn start_probe(
+        binary: &Path,
+        probe_manifest: &Path,
+        state_dir: &Path,
+        compile_cache: &Path,
+        stub_url: &str,
+    ) -> anyhow::Result<Host> {
+        let mut cmd = up_command(binary, probe_manifest, state_dir, compile_cache);
+        let stub_host = stub_url
+            .split_once("://")
+            .map_or(stub_url, |(_, authority)| authority);
+        as_deployed(&mut cmd);
+        cmd.env("SPIN_VARIABLE_STUB_HOST", stub_host);
+        Host::serve(cmd, Some(""))
+    }
+
     /// Spawns `cmd` and waits until it serves, and printed its admin token
     /// unless `known_token` is given.
     fn serve(cmd: Command, known_token: Option<&str>) -> anyhow::Result<Host> {
@@ -289,16 +307,20 @@ impl Host {
 /// Points the app's OpenAI provider at the stub, and turns the gateway's
 /// rate limit off: the bench makes thousands of calls a minute with one
 /// token. Both `prompthelm up` and `spin up` read `SPIN_VARIABLE_<NAME>`.
-/// The runtimes run without `RUST_BACKTRACE`, as deployed: with it, every
-/// error value wasmtime builds internally (one per finished request)
-/// captures a backtrace, a few percent of the CPU per call.
 pub(crate) fn call_stub(cmd: &mut Command, stub_url: &str) {
-    cmd.env_remove("RUST_BACKTRACE")
-        .env_remove("RUST_LIB_BACKTRACE")
-        .env("SPIN_VARIABLE_OPENAI_BASE_URL", stub_url)
+    as_deployed(cmd);
+    cmd.env("SPIN_VARIABLE_OPENAI_BASE_URL", stub_url)
         .env("SPIN_VARIABLE_OPENAI_ORIGIN", stub_url)
         .env("SPIN_VARIABLE_OPENAI_API_KEY", PROVIDER_KEY)
         .env("SPIN_VARIABLE_GATEWAY_RATE_LIMIT_PER_MINUTE", "0");
+}
+
+/// The runtimes run without `RUST_BACKTRACE`, as deployed: with it, every
+/// error value wasmtime builds internally (one per finished request)
+/// captures a backtrace, a few percent of the CPU per call.
+fn as_deployed(cmd: &mut Command) {
+    cmd.env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE");
 }
 
 /// `prompthelm up` of `manifest` on a free loopback port.

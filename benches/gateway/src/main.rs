@@ -62,8 +62,11 @@ const BREAKDOWN_CALLS: usize = 500;
 
 /// The runs, in order: the baseline and the gateway alternate so each pair
 /// sees the same machine state. A gateway run is made under each runtime.
-const RUNS: [(Target, usize); 7] = [
+/// The floor rows run on the probe fixture under `prompthelm up`.
+const RUNS: [(Target, usize); 9] = [
     (Target::Direct, 1),
+    (Target::FloorEcho, 1),
+    (Target::FloorForward, 1),
     (Target::Execute, 1),
     (Target::Stream, 1),
     (Target::Resolve, 1),
@@ -94,6 +97,18 @@ fn main() -> anyhow::Result<ExitCode> {
         },
         &stub.base_url,
     )?];
+    let probe = Server::start_probe(
+        |state_dir| {
+            Host::start_probe(
+                &paths.host_binary(),
+                &paths.probe_manifest(),
+                state_dir,
+                &paths.compile_cache(),
+                &stub.base_url,
+            )
+        },
+        &stub.base_url,
+    )?;
     let spin = if cli.no_spin {
         eprintln!("bench: --no-spin: skipping the spin up rows");
         None
@@ -130,10 +145,10 @@ fn main() -> anyhow::Result<ExitCode> {
     for (target, concurrency) in RUNS {
         // The baseline once; each gateway path under each runtime, one
         // after the other, so they see the same machine state.
-        let under: Vec<Option<&Server>> = if target == Target::Direct {
-            vec![None]
-        } else {
-            servers.iter().map(Some).collect()
+        let under: Vec<Option<&Server>> = match target {
+            Target::Direct => vec![None],
+            Target::FloorEcho | Target::FloorForward => vec![Some(&probe)],
+            _ => servers.iter().map(Some).collect(),
         };
         for server in under {
             let runtime = server.map(|s| s.runtime);

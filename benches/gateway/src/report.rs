@@ -94,6 +94,17 @@ impl Report {
         );
         self.differences(
             &mut md,
+            "The gateway's own work: execute minus the floor, a component that forwards the \
+             same request to the stub and does nothing else (both under `prompthelm up`):",
+            |gateway| {
+                gateway.target == Target::Execute && gateway.runtime == Some(Runtime::Prompthelm)
+            },
+            |gateway, floor| {
+                floor.target == Target::FloorForward && floor.concurrency == gateway.concurrency
+            },
+        );
+        self.differences(
+            &mut md,
             "`spin up` minus `prompthelm up` (the same path and concurrency):",
             |spin| spin.runtime == Some(Runtime::Spin),
             |spin, local| {

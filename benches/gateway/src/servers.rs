@@ -53,12 +53,32 @@ impl Server {
         start: impl Fn(&Path) -> anyhow::Result<Host>,
         stub_url: &str,
     ) -> anyhow::Result<Server> {
+        Server::launch(runtime, start, stub_url, true)
+    }
+
+    /// `prompthelm up` serving the probe fixture instead of the app, for
+    /// the floor rows: nothing to set up.
+    pub fn start_probe(
+        start: impl Fn(&Path) -> anyhow::Result<Host>,
+        stub_url: &str,
+    ) -> anyhow::Result<Server> {
+        Server::launch(Runtime::Prompthelm, start, stub_url, false)
+    }
+
+    fn launch(
+        runtime: Runtime,
+        start: impl Fn(&Path) -> anyhow::Result<Host>,
+        stub_url: &str,
+        create_bench_prompt: bool,
+    ) -> anyhow::Result<Server> {
         let warm_up_state = tempfile::tempdir().context("creating a state dir")?;
         drop(start(warm_up_state.path())?);
         let state = tempfile::tempdir().context("creating the state dir")?;
         let host = start(state.path())?;
         eprintln!("bench: {} at {}", runtime.name(), host.base_url);
-        api::create_bench_prompt(&host.base_url, &host.admin_token)?;
+        if create_bench_prompt {
+            api::create_bench_prompt(&host.base_url, &host.admin_token)?;
+        }
         let endpoints = Endpoints::new(stub_url, &host.base_url, &host.admin_token);
 
         let pids = procfs::process_tree(host.process.pid());

@@ -3,16 +3,36 @@
 //! variable: a component asking for a variable it was not granted is a
 //! manifest bug.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use crate::{ApiError, host_errors};
+
+thread_local! {
+    /// The variables this instance has read. A variable's value is the
+    /// same for every request of the app (it is the deployment's setting,
+    /// not the caller's), so a reused instance reads each one from the host
+    /// once: the gateway reads about seven per call, each a host call. A
+    /// value changed in a secret store reaches new instances, which Spin
+    /// and `prompthelm up` start after at most 128 requests or 1 s idle
+    /// (`--max-instance-reuse-count`, `--idle-instance-timeout`). Failures
+    /// are not kept: they are read again.
+    static READ: RefCell<HashMap<String, String>> = RefCell::new(HashMap::new());
+}
 
 /// Reads one of the component's variables.
 pub async fn get(name: &str) -> Result<String, ApiError> {
-    spin_sdk::variables::get(name).await.map_err(|e| {
+    if let Some(value) = READ.with_borrow(|read| read.get(name).cloned()) {
+        return Ok(value);
+    }
+    let value = spin_sdk::variables::get(name).await.map_err(|e| {
         ApiError::internal(format!(
             "variable {name} is not available to this component: {}",
             host_errors::variables(&e)
         ))
-    })
+    })?;
+    READ.with_borrow_mut(|read| read.insert(name.to_owned(), value.clone()));
+    Ok(value)
 }
 
 /// Reads a variable holding a whole number in `range`.

@@ -182,8 +182,11 @@ impl App {
                 limits.reuse.idle_timeout,
             );
         }
-        let engine = engine::build(opts.cache_dir.as_deref(), &pool)?;
+        let engine = engine::build(&pool)?;
         let linker = engine::linker(&engine)?;
+        if let Some(dir) = &opts.cache_dir {
+            engine::prune_cache(dir)?;
+        }
         let mut components = BTreeMap::new();
         for id in served {
             let component = &manifest.components[id];
@@ -196,7 +199,13 @@ impl App {
                 ),
                 outbound_hosts: Arc::new(component_allowed_hosts(component, &variables)?),
             };
-            let pre = engine::prepare(&engine, &linker, id, &component.source)?;
+            let pre = engine::prepare(
+                &engine,
+                &linker,
+                opts.cache_dir.as_deref(),
+                id,
+                &component.source,
+            )?;
             let (ordinary, reserve) = slots[id];
             components.insert(
                 id.to_owned(),
