@@ -469,6 +469,33 @@ await step("e. Analytics: the bad version has a lower success rate and a higher 
   return `bad ${bad.text.successRate}, p95 ${bad.text.p95}; good ${good.text.successRate}, p95 ${good.text.p95}; markers ${JSON.stringify(markers)}`;
 });
 
+await step("e2. Analytics 1h: minute buckets that refresh themselves while the tab is open, and stop when it is left", "analytics-1h", async () => {
+  const isAnalytics = (r) => r.url().includes(`/prompts/${PROMPT_ID}/analytics`);
+  await byTid("window-1h").click();
+  await settled();
+  await visible(byTid("auto-refresh"), "the auto-refresh note of the 1h window");
+  const bad = await stats(BAD);
+  check(bad.calls === BAD_CALLS, `1h: stat-calls of the bad version is ${bad.calls}, expected ${BAD_CALLS}`);
+  const note = await page.locator("p.muted").first().innerText();
+  check(note.includes("per minute"), `1h: the window line says "${note}", expected minute buckets`);
+  const markers = await page.locator(`svg${tid("chart-latency")} ${tid("promotion-marker")}`).count();
+  check(markers === 2, `1h: chart-latency has ${markers} promotion-markers, expected 2`);
+  // The next reload comes by itself, within the refresh period.
+  const refreshed = await page.waitForRequest((r) => isAnalytics(r) && r.url().includes("window=1h"), { timeout: WAIT_MS });
+  check(refreshed.method() === "GET", "the refresh is a GET");
+  // Leaving the tab stops it: no analytics request for longer than a period.
+  await openTab("versions");
+  let late = null;
+  const listener = (r) => {
+    if (isAnalytics(r)) late = r.url();
+  };
+  page.on("request", listener);
+  await page.waitForTimeout(17_000);
+  page.off("request", listener);
+  check(late === null, `the Analytics tab was left, yet ${late} was requested`);
+  return `bad version ${bad.calls} calls by minute; refreshed by itself, quiet after leaving`;
+});
+
 await step("f. Logs: failures only, then one failure's request and response bodies", "logs", async () => {
   await openTab("logs");
   await visible(page.locator(tid("log-row")), "log rows");

@@ -80,10 +80,17 @@ fn score_and_replace(flavor: Flavor) {
     let first = call(&admin, &pid);
     let second = call(&admin, &pid);
 
-    let res = feedback(&admin, &first, &json!({"score": -1, "comment": "wrong answer"}));
+    let res = feedback(
+        &admin,
+        &first,
+        &json!({"score": -1, "comment": "wrong answer"}),
+    );
     assert_eq!(res.status, 201, "{}", res.body);
     let created = res.json();
-    assert!(created["id"].as_str().unwrap().starts_with("fbk_"), "{created}");
+    assert!(
+        created["id"].as_str().unwrap().starts_with("fbk_"),
+        "{created}"
+    );
     assert_eq!(created["executionId"], first.as_str());
     assert_eq!(created["promptId"], pid.as_str());
     assert_eq!(created["versionId"], vid.as_str());
@@ -111,7 +118,10 @@ fn score_and_replace(flavor: Flavor) {
             .sum();
         assert_eq!(in_buckets, 1, "{window}");
     }
-    assert_eq!(logs_matching(&admin, "feedback.score < 0"), [first.clone()]);
+    assert_eq!(
+        logs_matching(&admin, "feedback.score < 0"),
+        [first.as_str()]
+    );
     assert!(logs_matching(&admin, "feedback.score > 0").is_empty());
 
     // The same execution, name and source again: replaced (200), same id,
@@ -132,13 +142,20 @@ fn score_and_replace(flavor: Flavor) {
         );
     }
     assert!(logs_matching(&admin, "feedback.score < 0").is_empty());
-    assert_eq!(logs_matching(&admin, "feedback.score > 0"), [first.clone()]);
+    assert_eq!(
+        logs_matching(&admin, "feedback.score > 0"),
+        [first.as_str()]
+    );
     // Sending the same score again is idempotent.
     let res = feedback(&admin, &first, &json!({"score": 1}));
     assert_eq!(res.status, 200, "{}", res.body);
 
     // Another source and another name are scores of their own.
-    let res = feedback(&admin, &first, &json!({"score": -1, "source": "support-team"}));
+    let res = feedback(
+        &admin,
+        &first,
+        &json!({"score": -1, "source": "support-team"}),
+    );
     assert_eq!(res.status, 201, "{}", res.body);
     let res = feedback(
         &admin,
@@ -151,8 +168,14 @@ fn score_and_replace(flavor: Flavor) {
     let fb = &report["versions"][0]["feedback"];
     assert_eq!(fb["thumbs"]["count"], 2);
     assert_eq!(fb["thumbs"]["negative"], 1);
-    assert_eq!(fb["csat"], json!({"count": 1, "negative": 0, "negativeRate": 0.0, "meanScore": 2.0}));
-    assert_eq!(logs_matching(&admin, "feedback.name = 'csat'"), [second.clone()]);
+    assert_eq!(
+        fb["csat"],
+        json!({"count": 1, "negative": 0, "negativeRate": 0.0, "meanScore": 2.0})
+    );
+    assert_eq!(
+        logs_matching(&admin, "feedback.name = 'csat'"),
+        [second.as_str()]
+    );
     let mut both = vec![first.clone(), second.clone()];
     both.sort();
     assert_eq!(logs_matching(&admin, "feedback.score > 0"), both);
@@ -160,7 +183,7 @@ fn score_and_replace(flavor: Flavor) {
     // a csat.
     assert_eq!(
         logs_matching(&admin, "feedback.name = 'csat' AND feedback.score > 0"),
-        [second.clone()]
+        [second.as_str()]
     );
 
     // Bad input: 4xx in the envelope, nothing stored.
@@ -203,7 +226,10 @@ fn a_batch_is_all_or_nothing() {
         ]}),
     );
     let env = res.assert_envelope(422, "VALIDATION_ERROR");
-    assert_eq!(env["details"]["errors"][0]["field"], "items[1].score", "{env}");
+    assert_eq!(
+        env["details"]["errors"][0]["field"], "items[1].score",
+        "{env}"
+    );
     // An unknown execution: 404 naming the item, nothing written.
     let res = admin.post(
         "/api/v1/feedback",
@@ -213,10 +239,18 @@ fn a_batch_is_all_or_nothing() {
         ]}),
     );
     let env = res.assert_envelope(404, "EXECUTION_LOG_NOT_FOUND");
-    assert_eq!(env["details"]["errors"][0]["field"], "items[1].executionId", "{env}");
-    assert!(env["message"].as_str().unwrap().contains("items[1]"), "{env}");
+    assert_eq!(
+        env["details"]["errors"][0]["field"], "items[1].executionId",
+        "{env}"
+    );
+    assert!(
+        env["message"].as_str().unwrap().contains("items[1]"),
+        "{env}"
+    );
     // Too many, none, malformed.
-    let many: Vec<Value> = (0..101).map(|_| json!({"executionId": a, "score": 1})).collect();
+    let many: Vec<Value> = (0..101)
+        .map(|_| json!({"executionId": a, "score": 1}))
+        .collect();
     admin
         .post("/api/v1/feedback", &json!({ "items": many }))
         .assert_envelope(422, "VALIDATION_ERROR");
@@ -250,7 +284,10 @@ fn a_batch_is_all_or_nothing() {
         .map(|r| (r["index"].as_u64().unwrap(), r["result"].as_str().unwrap()))
         .collect();
     assert_eq!(outcomes, [(0, "created"), (1, "created"), (2, "replaced")]);
-    assert_eq!(results["items"][2]["feedback"]["id"], results["items"][0]["feedback"]["id"]);
+    assert_eq!(
+        results["items"][2]["feedback"]["id"],
+        results["items"][0]["feedback"]["id"]
+    );
     let report = analytics(&admin, &pid, "window=1h");
     assert_eq!(
         report["totals"]["feedback"]["thumbs"],
@@ -272,10 +309,17 @@ fn feedback_needs_its_scope_and_stays_in_its_organization() {
     // Another organization's execution and prompt are missing ones.
     let theirs = feedback(&other, &execution, &json!({"score": -1}))
         .assert_envelope(404, "EXECUTION_LOG_NOT_FOUND");
-    let missing = feedback(&other, "exe_ffffffffffffffffffffffffffffffff", &json!({"score": -1}))
-        .assert_envelope(404, "EXECUTION_LOG_NOT_FOUND");
+    let missing = feedback(
+        &other,
+        "exe_ffffffffffffffffffffffffffffffff",
+        &json!({"score": -1}),
+    )
+    .assert_envelope(404, "EXECUTION_LOG_NOT_FOUND");
     assert_eq!(
-        theirs["message"].as_str().unwrap().replace(&execution, "ID"),
+        theirs["message"]
+            .as_str()
+            .unwrap()
+            .replace(&execution, "ID"),
         missing["message"]
             .as_str()
             .unwrap()
@@ -299,7 +343,10 @@ fn feedback_needs_its_scope_and_stays_in_its_organization() {
 
     // Reading analytics does not allow writing feedback, and a feedback
     // writer reads nothing.
-    let (_, reader) = admin.mint("reader", &["analytics:read", "gateway:execute", "prompts:write"]);
+    let (_, reader) = admin.mint(
+        "reader",
+        &["analytics:read", "gateway:execute", "prompts:write"],
+    );
     let reader = admin.with_token(&reader);
     feedback(&reader, &execution, &json!({"score": -1})).assert_envelope(403, "FORBIDDEN");
     let (_, writer) = admin.mint("backend", &["feedback:write"]);
@@ -320,9 +367,8 @@ fn signals_are_series_next_to_the_calls() {
     let (other_pid, _) = promoted(&admin, "quiet");
     call(&admin, &pid);
     let now = now_ms();
-    let signal = |prompt: &str, body: Value| {
-        admin.post(&format!("/api/v1/prompts/{prompt}/signals"), &body)
-    };
+    let signal =
+        |prompt: &str, body: Value| admin.post(&format!("/api/v1/prompts/{prompt}/signals"), &body);
     let res = signal(&pid, json!({"name": "tickets", "value": 3}));
     assert_eq!(res.status, 201, "{}", res.body);
     let sent = res.json();
@@ -334,8 +380,14 @@ fn signals_are_series_next_to_the_calls() {
         assert_eq!(res.status, 201, "{}", res.body);
         assert_eq!(res.json()["at"], at);
     }
-    assert_eq!(signal(&pid, json!({"name": "nps", "value": -20})).status, 201);
-    assert_eq!(signal(&other_pid, json!({"name": "tickets", "value": 100})).status, 201);
+    assert_eq!(
+        signal(&pid, json!({"name": "nps", "value": -20})).status,
+        201
+    );
+    assert_eq!(
+        signal(&other_pid, json!({"name": "tickets", "value": 100})).status,
+        201
+    );
 
     let tickets = |report: &Value| -> Value {
         report["signals"]
@@ -348,7 +400,10 @@ fn signals_are_series_next_to_the_calls() {
     };
     let hour = analytics(&admin, &pid, "window=1h");
     let series = tickets(&hour);
-    assert_eq!(series["total"], json!({"count": 2, "sum": 5.0, "mean": 2.5}));
+    assert_eq!(
+        series["total"],
+        json!({"count": 2, "sum": 5.0, "mean": 2.5})
+    );
     assert_eq!(series["buckets"].as_array().unwrap().len(), 60);
     assert_eq!(
         series["buckets"].as_array().unwrap().last().unwrap()["sum"],
@@ -362,12 +417,18 @@ fn signals_are_series_next_to_the_calls() {
         .map(|s| s["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["nps", "tickets"]);
-    assert_eq!(tickets(&analytics(&admin, &pid, "window=6h"))["total"]["sum"], 10.0);
+    assert_eq!(
+        tickets(&analytics(&admin, &pid, "window=6h"))["total"]["sum"],
+        10.0
+    );
     let day = analytics(&admin, &pid, "window=24h");
     assert_eq!(tickets(&day)["total"]["count"], 3);
     assert_eq!(tickets(&day)["buckets"].as_array().unwrap().len(), 24);
     // Signals belong to the prompt: shown with a version filter too.
-    let vid = hour["versions"][0]["versionId"].as_str().unwrap().to_owned();
+    let vid = hour["versions"][0]["versionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let filtered = analytics(&admin, &pid, &format!("window=1h&versionId={vid}"));
     assert_eq!(tickets(&filtered)["total"]["count"], 2);
 
@@ -383,8 +444,14 @@ fn signals_are_series_next_to_the_calls() {
     for (body, status) in [
         (json!({"name": "tickets"}), 422),
         (json!({"value": 1}), 422),
-        (json!({"name": "tickets", "value": 1, "at": history::at(now + HOUR_MS)}), 422),
-        (json!({"name": "tickets", "value": 1, "at": "yesterday"}), 422),
+        (
+            json!({"name": "tickets", "value": 1, "at": history::at(now + HOUR_MS)}),
+            422,
+        ),
+        (
+            json!({"name": "tickets", "value": 1, "at": "yesterday"}),
+            422,
+        ),
         (json!({"name": "Tickets!", "value": 1}), 422),
         (json!({"name": "tickets", "value": 1e300}), 422),
         (json!({"name": "tickets", "value": "3"}), 400),
@@ -392,8 +459,11 @@ fn signals_are_series_next_to_the_calls() {
     ] {
         signal(&pid, body).assert_envelope(status, "VALIDATION_ERROR");
     }
-    signal("prm_ffffffffffffffffffffffffffffffff", json!({"name": "t", "value": 1}))
-        .assert_envelope(404, "PROMPT_NOT_FOUND");
+    signal(
+        "prm_ffffffffffffffffffffffffffffffff",
+        json!({"name": "t", "value": 1}),
+    )
+    .assert_envelope(404, "PROMPT_NOT_FOUND");
     assert_eq!(rows(&rt, "prompt_signals"), before);
 }
 
@@ -434,7 +504,12 @@ fn minute_buckets_tell_a_promotion_from_its_rollback() {
     let mut calls = Vec::new();
     for i in 0..4 {
         calls.push(past(&good, minute(12) + i, 200, None));
-        calls.push(past(&bad, minute(8) + i, 2_500, (i % 2 == 0).then_some("UPSTREAM_FAILURE")));
+        calls.push(past(
+            &bad,
+            minute(8) + i,
+            2_500,
+            (i % 2 == 0).then_some("UPSTREAM_FAILURE"),
+        ));
         calls.push(past(&bad, minute(7) + i, 2_500, None));
         calls.push(past(&good, minute(3) + i, 210, None));
     }
@@ -451,11 +526,28 @@ fn minute_buckets_tell_a_promotion_from_its_rollback() {
             .find(|b| b["start"] == start.as_str())
             .unwrap_or_else(|| panic!("no bucket {start} in {report}"))
     };
-    let (g1, b1, b2, g2) = (bucket(minute(12)), bucket(minute(8)), bucket(minute(7)), bucket(minute(3)));
-    assert_eq!((g1["calls"].as_u64(), g1["successRate"].as_f64()), (Some(4), Some(1.0)));
-    assert_eq!((b1["calls"].as_u64(), b1["successRate"].as_f64()), (Some(4), Some(0.5)));
-    assert!(b2["p50LatencyMs"].as_f64().unwrap() >= 2_500.0 * 0.99, "{b2}");
-    assert_eq!((g2["calls"].as_u64(), g2["successRate"].as_f64()), (Some(4), Some(1.0)));
+    let (g1, b1, b2, g2) = (
+        bucket(minute(12)),
+        bucket(minute(8)),
+        bucket(minute(7)),
+        bucket(minute(3)),
+    );
+    assert_eq!(
+        (g1["calls"].as_u64(), g1["successRate"].as_f64()),
+        (Some(4), Some(1.0))
+    );
+    assert_eq!(
+        (b1["calls"].as_u64(), b1["successRate"].as_f64()),
+        (Some(4), Some(0.5))
+    );
+    assert!(
+        b2["p50LatencyMs"].as_f64().unwrap() >= 2_500.0 * 0.99,
+        "{b2}"
+    );
+    assert_eq!(
+        (g2["calls"].as_u64(), g2["successRate"].as_f64()),
+        (Some(4), Some(1.0))
+    );
     assert!(g2["p95LatencyMs"].as_f64().unwrap() < 250.0, "{g2}");
     // The versions' first and last minutes are apart too.
     let version = |vid: &str| {
@@ -467,8 +559,14 @@ fn minute_buckets_tell_a_promotion_from_its_rollback() {
             .cloned()
             .unwrap()
     };
-    assert_eq!(version(&bad)["firstCallBucket"], history::at(minute(8) / MINUTE_MS * MINUTE_MS));
-    assert_eq!(version(&bad)["lastCallBucket"], history::at(minute(7) / MINUTE_MS * MINUTE_MS));
+    assert_eq!(
+        version(&bad)["firstCallBucket"],
+        history::at(minute(8) / MINUTE_MS * MINUTE_MS)
+    );
+    assert_eq!(
+        version(&bad)["lastCallBucket"],
+        history::at(minute(7) / MINUTE_MS * MINUTE_MS)
+    );
     assert_eq!(version(&good)["calls"], 8);
 
     // Promotion markers keep their exact time, not a bucket's.
@@ -476,7 +574,10 @@ fn minute_buckets_tell_a_promotion_from_its_rollback() {
     assert_eq!(markers.len(), 3, "{report}");
     for m in markers {
         let at = prompthelm_domain::time::parse_timestamp(m["at"].as_str().unwrap()).unwrap();
-        assert!((before..=after).contains(&at), "{m}: not within {before}..={after}");
+        assert!(
+            (before..=after).contains(&at),
+            "{m}: not within {before}..={after}"
+        );
     }
     assert_eq!(markers[2]["revert"], true);
     // 6h is minutes too; bucket=minute is refused where minutes are not kept.

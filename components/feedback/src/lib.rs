@@ -143,10 +143,8 @@ async fn batch(ctx: &RequestContext, req: Request) -> Result<BatchResults, ApiEr
                     n => format!(" (and {} more)", n - 1),
                 }
             );
-            return Err(
-                ApiError::not_found(codes::EXECUTION_LOG_NOT_FOUND, message)
-                    .with_details(serde_json::json!({ "errors": missing })),
-            );
+            return Err(ApiError::not_found(codes::EXECUTION_LOG_NOT_FOUND, message)
+                .with_details(serde_json::json!({ "errors": missing })));
         }
         let mut results = Vec::with_capacity(items.len());
         for (index, (item, call)) in items.iter().zip(&calls).enumerate() {

@@ -245,8 +245,7 @@ pub fn validate_batch(items: Vec<serde_json::Value>) -> Result<Vec<BatchItem>, V
             }
         };
         // The rest is the single form's body, unknown fields refused.
-        let input: FeedbackInput = match serde_json::from_value(serde_json::Value::Object(object))
-        {
+        let input: FeedbackInput = match serde_json::from_value(serde_json::Value::Object(object)) {
             Ok(input) => input,
             Err(e) => {
                 errors.push(FieldError::new(
@@ -342,8 +341,8 @@ pub fn validate_signal(input: SignalInput, now: i64) -> Result<Signal, Vec<Field
 
 /// RFC 3339 (any offset) to milliseconds; `None` if it is not one.
 fn parse_rfc3339(text: &str) -> Option<i64> {
-    let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-        .ok()?;
+    let t =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
     i64::try_from(t.unix_timestamp_nanos().div_euclid(1_000_000)).ok()
 }
 
@@ -382,8 +381,10 @@ mod tests {
             }
         );
         let f = validate_feedback(
-            fields(json!({"name": "csat", "score": 4.5, "source": "support-bot",
-                "comment": "ok", "metadata": {"ticket": 12}})),
+            fields(
+                json!({"name": "csat", "score": 4.5, "source": "support-bot",
+                "comment": "ok", "metadata": {"ticket": 12}}),
+            ),
             "",
         )
         .unwrap();
@@ -398,7 +399,9 @@ mod tests {
         let big = json!({"k": "v".repeat(MAX_METADATA_BYTES)});
         assert_eq!(
             problems(validate_feedback(
-                fields(json!({"name": "Thumbs Up", "source": "", "comment": long, "metadata": big})),
+                fields(
+                    json!({"name": "Thumbs Up", "source": "", "comment": long, "metadata": big})
+                ),
                 "",
             )),
             [
@@ -483,7 +486,10 @@ mod tests {
             [pair("items", "REQUIRED")]
         );
         let too_many = vec![json!({"executionId": "exe_1", "score": 1}); MAX_BATCH_ITEMS + 1];
-        assert_eq!(problems(validate_batch(too_many)), [pair("items", "TOO_MANY")]);
+        assert_eq!(
+            problems(validate_batch(too_many)),
+            [pair("items", "TOO_MANY")]
+        );
         let full = vec![json!({"executionId": "exe_1", "score": 1}); MAX_BATCH_ITEMS];
         assert_eq!(validate_batch(full).unwrap().len(), MAX_BATCH_ITEMS);
     }
@@ -546,6 +552,9 @@ mod tests {
             )),
             [pair("at", "INVALID_FORMAT")]
         );
-        assert!(serde_json::from_value::<SignalInput>(json!({"name": "t", "value": 1, "x": 0})).is_err());
+        assert!(
+            serde_json::from_value::<SignalInput>(json!({"name": "t", "value": 1, "x": 0}))
+                .is_err()
+        );
     }
 }

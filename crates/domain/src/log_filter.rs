@@ -762,8 +762,12 @@ fn operand(expr: &Expr) -> Result<Operand, FilterError> {
 /// `feedback.score` or `feedback.name` (each part bare or double-quoted,
 /// any letter case); any other qualified name is refused.
 fn feedback_field(parts: &[Ident]) -> Result<&'static Field, FilterError> {
-    let at = parts.first().map_or(Location { line: 0, column: 0 }, |p| p.span.start);
-    if parts.iter().all(|p| matches!(p.quote_style, None | Some('"')))
+    let at = parts
+        .first()
+        .map_or(Location { line: 0, column: 0 }, |p| p.span.start);
+    if parts
+        .iter()
+        .all(|p| matches!(p.quote_style, None | Some('"')))
         && let [table, column] = parts
         && table.value.eq_ignore_ascii_case("feedback")
         && let Some(field) = FEEDBACK_FIELDS
@@ -1431,9 +1435,18 @@ mod tests {
             ("\"feedback\".\"name\" = 'csat'", &["exe_1"]),
             ("NOT feedback.score < 0", &["exe_2", "exe_3"]),
             // Same row: exe_1's positive score is a csat, not a thumbs.
-            ("feedback.name = 'thumbs' AND feedback.score > 0", &["exe_2"]),
-            ("feedback.name = 'thumbs' OR feedback.score > 0", &["exe_1", "exe_2"]),
-            ("feedback.name IN ('csat', 'x') OR status = 'error'", &["exe_1", "exe_2", "exe_3"]),
+            (
+                "feedback.name = 'thumbs' AND feedback.score > 0",
+                &["exe_2"],
+            ),
+            (
+                "feedback.name = 'thumbs' OR feedback.score > 0",
+                &["exe_1", "exe_2"],
+            ),
+            (
+                "feedback.name IN ('csat', 'x') OR status = 'error'",
+                &["exe_1", "exe_2", "exe_3"],
+            ),
             ("feedback.score BETWEEN -1 AND 0", &["exe_1"]),
             ("NOT feedback.name LIKE '%'", &["exe_3"]),
         ] {
@@ -1442,7 +1455,10 @@ mod tests {
         for (q, needle) in [
             ("feedback.score IS NULL", "never null"),
             ("feedback.name IS NOT NULL", "never null"),
-            ("feedback.rating = 1", "the qualified fields are feedback.score and feedback.name"),
+            (
+                "feedback.rating = 1",
+                "the qualified fields are feedback.score and feedback.name",
+            ),
             ("feedback.score.x = 1", "the qualified fields are"),
             ("feedback.name = 1", "`feedback.name` is text"),
             ("feedback.score = 'x'", "`feedback.score` is a number"),

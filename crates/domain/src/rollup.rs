@@ -153,7 +153,10 @@ impl Measures {
             *slot = slot.saturating_add(*count);
         }
         for (name, feedback) in &other.feedback {
-            self.feedback.entry(name.clone()).or_default().merge(feedback);
+            self.feedback
+                .entry(name.clone())
+                .or_default()
+                .merge(feedback);
         }
     }
 
@@ -588,11 +591,13 @@ pub fn signal_series<'a>(
         let Some(bucket) = window.bucket_of(row.start) else {
             continue;
         };
-        let entry = series.entry(row.name.as_str()).or_insert_with(|| SignalSeries {
-            name: row.name.clone(),
-            total: SignalPoint::default(),
-            points: vec![SignalPoint::default(); window.bucket_count()],
-        });
+        let entry = series
+            .entry(row.name.as_str())
+            .or_insert_with(|| SignalSeries {
+                name: row.name.clone(),
+                total: SignalPoint::default(),
+                points: vec![SignalPoint::default(); window.bucket_count()],
+            });
         entry.points[bucket].merge(&row.values);
         entry.total.merge(&row.values);
     }
