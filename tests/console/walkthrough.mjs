@@ -476,7 +476,7 @@ await step("e2. Analytics 1h: minute buckets that refresh themselves while the t
   await visible(byTid("auto-refresh"), "the auto-refresh note of the 1h window");
   const bad = await stats(BAD);
   check(bad.calls === BAD_CALLS, `1h: stat-calls of the bad version is ${bad.calls}, expected ${BAD_CALLS}`);
-  const note = await page.locator("p.muted").first().innerText();
+  const note = await byTid("window-line").innerText();
   check(note.includes("per minute"), `1h: the window line says "${note}", expected minute buckets`);
   const markers = await page.locator(`svg${tid("chart-latency")} ${tid("promotion-marker")}`).count();
   check(markers === 2, `1h: chart-latency has ${markers} promotion-markers, expected 2`);

@@ -155,7 +155,7 @@ function view(data) {
   return [
     h(
       'p',
-      { class: 'muted' },
+      { class: 'muted', testid: 'window-line' },
       'From ',
       timeEl(win.from),
       ' to ',
