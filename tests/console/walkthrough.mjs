@@ -469,6 +469,46 @@ await step("e. Analytics: the bad version has a lower success rate and a higher 
   return `bad ${bad.text.successRate}, p95 ${bad.text.p95}; good ${good.text.successRate}, p95 ${good.text.p95}; markers ${JSON.stringify(markers)}`;
 });
 
+await step("e2. Analytics 1h: minute buckets that refresh themselves while the tab is open, and stop when it is left", "analytics-1h", async () => {
+  const isAnalytics = (r) => r.url().includes(`/prompts/${PROMPT_ID}/analytics`);
+  await byTid("window-1h").click();
+  await settled();
+  await visible(byTid("auto-refresh"), "the auto-refresh note of the 1h window");
+  const bad = await stats(BAD);
+  check(bad.calls === BAD_CALLS, `1h: stat-calls of the bad version is ${bad.calls}, expected ${BAD_CALLS}`);
+  const note = await byTid("window-line").innerText();
+  check(note.includes("per minute"), `1h: the window line says "${note}", expected minute buckets`);
+  const markers = await page.locator(`svg${tid("chart-latency")} ${tid("promotion-marker")}`).count();
+  check(markers === 2, `1h: chart-latency has ${markers} promotion-markers, expected 2`);
+  // Feedback on a failed call of the bad version, and a product signal,
+  // sent by a backend meanwhile...
+  const failures = await apiOk("GET", `/execution-logs?promptId=${PROMPT_ID}&status=error&limit=1`);
+  const judged = failures.data[0];
+  check(judged?.versionId === BAD, `the newest failure is not the bad version's: ${JSON.stringify(judged)}`);
+  await apiOk("POST", `/executions/${judged.id}/feedback`, { score: -1, comment: "made up a policy" });
+  await apiOk("POST", `/prompts/${PROMPT_ID}/signals`, { name: "support_tickets", value: 3 });
+  // ...show on the next reload, which comes by itself within the refresh
+  // period.
+  const refreshed = await page.waitForRequest((r) => isAnalytics(r) && r.url().includes("window=1h"), { timeout: WAIT_MS });
+  check(refreshed.method() === "GET", "the refresh is a GET");
+  await visible(page.locator(`svg${tid("chart-feedback")}`), "the negative-feedback chart after the refresh");
+  await visible(page.locator(`${tid("signal-row")}[data-signal="support_tickets"]`), "the support_tickets signal row");
+  await visible(page.locator(`svg${tid("chart-signal-support_tickets")}`), "the support_tickets signal chart");
+  const feedback = (await statsRow(BAD).locator(tid("stat-feedback")).innerText()).trim();
+  check(feedback === "thumbs 100.0% of 1", `the bad version's negative feedback reads "${feedback}"`);
+  // Leaving the tab stops it: no analytics request for longer than a period.
+  await openTab("versions");
+  let late = null;
+  const listener = (r) => {
+    if (isAnalytics(r)) late = r.url();
+  };
+  page.on("request", listener);
+  await page.waitForTimeout(17_000);
+  page.off("request", listener);
+  check(late === null, `the Analytics tab was left, yet ${late} was requested`);
+  return `bad version ${bad.calls} calls by minute, negative feedback "${feedback}"; refreshed by itself, quiet after leaving`;
+});
+
 await step("f. Logs: failures only, then one failure's request and response bodies", "logs", async () => {
   await openTab("logs");
   await visible(page.locator(tid("log-row")), "log rows");

@@ -185,6 +185,37 @@ fn every_endpoint_refuses_bad_tokens_and_missing_scopes() {
                 Some("analytics:read"),
             )
         },
+        Endpoint {
+            body: Some(json!({"score": 1})),
+            other_org: nf("EXECUTION_LOG_NOT_FOUND"),
+            ..endpoint(
+                "POST",
+                format!("/api/v1/executions/{execution}/feedback"),
+                Some("feedback:write"),
+            )
+        },
+        Endpoint {
+            body: Some(json!({"items": [{"executionId": execution, "score": -1}]})),
+            other_org: nf("EXECUTION_LOG_NOT_FOUND"),
+            ..endpoint("POST", "/api/v1/feedback".into(), Some("feedback:write"))
+        },
+        Endpoint {
+            body: Some(json!({"name": "tickets", "value": 2})),
+            other_org: nf(p),
+            ..endpoint(
+                "POST",
+                format!("/api/v1/prompts/{pid}/signals"),
+                Some("feedback:write"),
+            )
+        },
+        Endpoint {
+            other_org: nf(p),
+            ..endpoint(
+                "GET",
+                format!("/api/v1/prompts/{pid}/signals"),
+                Some("analytics:read"),
+            )
+        },
         endpoint("GET", "/api/v1/tokens".into(), Some("admin")),
         Endpoint {
             body: Some(json!({"name": "x", "scopes": ["prompts:read"]})),
@@ -223,6 +254,7 @@ fn every_endpoint_refuses_bad_tokens_and_missing_scopes() {
         "prompts:write",
         "analytics:read",
         "audit:read",
+        "feedback:write",
     ];
     let mut lacking = std::collections::BTreeMap::new();
     for needed in all.iter().chain(&["admin"]) {
@@ -311,6 +343,14 @@ fn every_endpoint_refuses_bad_tokens_and_missing_scopes() {
         )
         .unwrap();
     assert_eq!(logged, 1);
+    for table in ["execution_feedback", "prompt_signals"] {
+        let rows: i64 = db
+            .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
+                row.get(0)
+            })
+            .unwrap();
+        assert_eq!(rows, 0, "{table}");
+    }
     // And the right token does get through everywhere (the matrix is not
     // passing because every call fails).
     for e in &endpoints {

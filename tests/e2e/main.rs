@@ -17,6 +17,7 @@ mod consistency;
 mod console;
 mod control_plane;
 mod crash;
+mod feedback;
 mod gateway;
 mod gateway_faults;
 mod logs;

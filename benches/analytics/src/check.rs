@@ -314,6 +314,8 @@ fn native_ms(
                     latency: LatencySketch::decode(&sketch)
                         .map_err(|e| anyhow::anyhow!("a sketch does not decode: {}", e.0))?,
                     error_codes: BTreeMap::new(),
+                    // The generated history has no feedback.
+                    feedback: BTreeMap::new(),
                 },
             });
         }
@@ -335,6 +337,8 @@ fn native_ms(
             window,
             summarize(window, &rows),
             &HashMap::new(),
+            Vec::new(),
+            // Nor signals.
             Vec::new(),
         );
         std::hint::black_box(serde_json::to_string(&report)?);

@@ -1,11 +1,13 @@
 //! The `analytics` component:
-//! `GET /api/v1/prompts/:id/analytics?window=24h|7d|30d|custom&from=&to=&bucket=hour|day&versionId=`.
+//! `GET /api/v1/prompts/:id/analytics?window=1h|6h|24h|7d|30d|custom&from=&to=&bucket=minute|hour|day&versionId=`.
 //! Scope `analytics:read`.
 //!
-//! Served from the hourly rollups (`migrations/0004_rollups.sql`), never
-//! from the raw logs: the query reads O(hours × versions) rows whatever the
-//! number of calls, and keeps working after the retention purge. Promotion
-//! markers come from the audit log.
+//! Served from the rollups of the window's granularity (minute, hour or
+//! day: `migrations/0004`–`0006`), never from the raw logs: the query reads
+//! O(buckets × versions) rows whatever the number of calls, and keeps
+//! working after the retention purge. Feedback comes from its own rollups
+//! (in the bucket of the call judged), signals from theirs, and promotion
+//! markers from the audit log, at their exact time.
 
 use prompthelm_component_kit::request::path_param;
 use prompthelm_component_kit::{
@@ -13,7 +15,7 @@ use prompthelm_component_kit::{
 };
 use prompthelm_domain::analytics::{Report, parse_window};
 use prompthelm_domain::auth::Scope;
-use prompthelm_domain::rollup::summarize;
+use prompthelm_domain::rollup::{signal_series, summarize};
 use prompthelm_store::caller::authorize;
 use prompthelm_store::{audit, prompts, rollups, versions};
 use spin_sdk::http::Request;
@@ -69,6 +71,9 @@ async fn analytics(
         versions::get(&db, org, prompt_id, version_id).await?;
     }
     let rows = rollups::read(&db, org, prompt_id, &window, version_id).await?;
+    // Signals belong to the prompt, not to a version: shown with or
+    // without the versionId filter.
+    let signals = rollups::read_signals(&db, org, prompt_id, &window).await?;
     let labels = versions::labels(&db, org, prompt_id).await?;
     let promotions = audit::promotions(&db, org, prompt_id, window.start(), window.end()).await?;
     Ok(Report::new(
@@ -79,5 +84,6 @@ async fn analytics(
         summarize(&window, &rows),
         &labels,
         promotions,
+        signal_series(&window, &signals),
     ))
 }

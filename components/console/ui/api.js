@@ -10,6 +10,7 @@ export const SCOPES = [
   'gateway:execute',
   'analytics:read',
   'audit:read',
+  'feedback:write',
   'admin',
 ];
 

@@ -10,6 +10,7 @@ const SCOPE_HELP = {
   'gateway:execute': 'execute, stream and resolve through the gateway',
   'analytics:read': 'analytics and execution logs',
   'audit:read': 'the audit log',
+  'feedback:write': 'send feedback on calls and product signals of prompts',
   admin: 'everything, plus tokens and organizations',
 };
 

@@ -85,6 +85,11 @@ pub enum Scope {
     /// `audit:read`: read the audit log.
     #[serde(rename = "audit:read")]
     AuditRead,
+    /// `feedback:write`: send feedback on executions and product signals
+    /// of prompts (a backend forwarding its users' thumbs, a ticketing
+    /// system), without any other power.
+    #[serde(rename = "feedback:write")]
+    FeedbackWrite,
     /// `admin`: everything, including managing tokens.
     #[serde(rename = "admin")]
     Admin,
@@ -92,12 +97,13 @@ pub enum Scope {
 
 impl Scope {
     /// Every scope, in documentation order.
-    pub const ALL: [Scope; 6] = [
+    pub const ALL: [Scope; 7] = [
         Scope::GatewayExecute,
         Scope::PromptsRead,
         Scope::PromptsWrite,
         Scope::AnalyticsRead,
         Scope::AuditRead,
+        Scope::FeedbackWrite,
         Scope::Admin,
     ];
 
@@ -109,6 +115,7 @@ impl Scope {
             Scope::PromptsWrite => "prompts:write",
             Scope::AnalyticsRead => "analytics:read",
             Scope::AuditRead => "audit:read",
+            Scope::FeedbackWrite => "feedback:write",
             Scope::Admin => "admin",
         }
     }
@@ -270,8 +277,10 @@ mod tests {
             "prompts:write",
             "analytics:read",
             "audit:read",
+            "feedback:write",
             "admin",
         ];
+        assert_eq!(names.len(), Scope::ALL.len());
         for (scope, name) in Scope::ALL.into_iter().zip(names) {
             assert_eq!(scope.as_str(), name);
             assert_eq!(scope.to_string(), name);
@@ -303,6 +312,10 @@ mod tests {
             assert!(!grants(&[], needed));
         }
         assert!(!grants(&[Scope::PromptsWrite], Scope::PromptsRead));
+        // Feedback writers read nothing, and no reader may write feedback.
+        assert!(!grants(&[Scope::FeedbackWrite], Scope::AnalyticsRead));
+        assert!(!grants(&[Scope::AnalyticsRead], Scope::FeedbackWrite));
+        assert!(grants(&[Scope::Admin], Scope::FeedbackWrite));
         assert!(!grants(
             &[Scope::PromptsRead, Scope::AuditRead],
             Scope::Admin

@@ -14,6 +14,12 @@ pub const PROMPT: &str = "prm_";
 pub const VERSION: &str = "ver_";
 /// Prefix of audit entry ids.
 pub const AUDIT: &str = "aud_";
+/// Prefix of execution ids (the gateway's answers' `id`).
+pub const EXECUTION: &str = "exe_";
+/// Prefix of feedback ids.
+pub const FEEDBACK: &str = "fbk_";
+/// Prefix of signal ids.
+pub const SIGNAL: &str = "sig_";
 
 /// The id of the organization that exists from the first migration on.
 pub const DEFAULT_ORGANIZATION: &str = "org_default";

@@ -12,6 +12,7 @@ pub mod analytics;
 pub mod auth;
 pub mod compare;
 pub mod envelope;
+pub mod feedback;
 pub mod gateway;
 pub mod ids;
 pub mod latency;

@@ -45,6 +45,23 @@
 //! (`latency_ms`), in any letter case, bare or in double quotes
 //! (`"latencyMs"`).
 //!
+//! # Feedback
+//!
+//! | field | type |
+//! |-------|------|
+//! | `feedback.score` | number |
+//! | `feedback.name` | text (`thumbs`, ...) |
+//!
+//! A condition on a feedback field matches a call that has **a** feedback
+//! row (any source) satisfying it: `feedback.score < 0` is "some score of
+//! the call is negative", `NOT feedback.score < 0` "no score is negative".
+//! Feedback conditions joined by `AND` directly (`feedback.name = 'csat'
+//! AND feedback.score <= 2`) must hold for the same feedback row. They
+//! compile to `EXISTS (SELECT 1 FROM execution_feedback WHERE <the same
+//! organization and execution> AND ...)`, a lookup on the feedback
+//! table's unique index per call. `IS [NOT] NULL` is refused on them (a
+//! call without feedback is `NOT feedback.name LIKE '%'`).
+//!
 //! # Grammar
 //!
 //! - Conditions combine with `AND`, `OR`, `NOT` and parentheses (`AND` binds
@@ -68,7 +85,8 @@
 //! # Refused
 //!
 //! Everything else, with a message naming the problem and, where known, its
-//! line and column: unknown fields, functions, subqueries, `EXISTS`, `CASE`,
+//! line and column: unknown fields, qualified names other than the feedback
+//! fields, functions, subqueries, `EXISTS`, `CASE`,
 //! casts, arithmetic, comparing a field with a field (or a value with a
 //! value), string concatenation, comments (`--`, `/* */`; the same characters
 //! inside a quoted string are just text), `;` and several statements,
@@ -228,6 +246,28 @@ fn lookup(name: &str) -> Option<&'static Field> {
         .iter()
         .find(|f| f.name.eq_ignore_ascii_case(name) || f.column.eq_ignore_ascii_case(name))
 }
+
+/// The fields of a call's feedback rows (`feedback.<name>`). Their columns
+/// are qualified: they only ever appear inside the feedback `EXISTS`.
+const FEEDBACK_FIELDS: &[Field] = &[
+    field("feedback.score", "execution_feedback.score", Kind::Number),
+    field("feedback.name", "execution_feedback.name", Kind::Text),
+];
+
+/// The table the feedback columns are qualified with.
+const FEEDBACK_TABLE: &str = "execution_feedback";
+
+fn is_feedback(column: &str) -> bool {
+    column
+        .strip_prefix(FEEDBACK_TABLE)
+        .is_some_and(|rest| rest.starts_with('.'))
+}
+
+/// What opens the `EXISTS` of feedback conditions: a feedback row of the
+/// same organization and execution as the `execution_logs` row.
+const FEEDBACK_EXISTS: &str = "EXISTS (SELECT 1 FROM execution_feedback WHERE \
+     execution_feedback.organization_id = execution_logs.organization_id AND \
+     execution_feedback.execution_id = execution_logs.id AND ";
 
 /// Parses a filter expression and compiles it to a parameterized SQL
 /// fragment over `execution_logs`. See the module docs for the language.
@@ -402,6 +442,11 @@ fn position(expr: &Expr) -> Location {
             | Expr::IsNull(expr)
             | Expr::IsNotNull(expr) => expr,
             Expr::Identifier(ident) => return ident.span.start,
+            Expr::CompoundIdentifier(parts) => {
+                return parts
+                    .first()
+                    .map_or(Location { line: 0, column: 0 }, |part| part.span.start);
+            }
             Expr::Value(value) => return value.span.start,
             Expr::Function(function) => {
                 return function
@@ -607,16 +652,27 @@ fn condition(expr: &Expr, depth: usize) -> Result<Cond, FilterError> {
                 escape,
             })
         }
-        Expr::IsNull(target_field) => Ok(Cond::IsNull {
-            column: left_field(target_field, "IS NULL")?.column,
-            negated: false,
-        }),
-        Expr::IsNotNull(target_field) => Ok(Cond::IsNull {
-            column: left_field(target_field, "IS NOT NULL")?.column,
-            negated: true,
-        }),
-        Expr::Identifier(ident) => {
-            let field = field_named(ident)?;
+        Expr::IsNull(target_field) | Expr::IsNotNull(target_field) => {
+            let negated = matches!(expr, Expr::IsNotNull(_));
+            let what = if negated { "IS NOT NULL" } else { "IS NULL" };
+            let field = left_field(target_field, what)?;
+            if is_feedback(field.column) {
+                return Err(FilterError::at(
+                    format!(
+                        "`{}` is never null, so {what} is not allowed on it; a call without \
+                         feedback is `NOT feedback.name LIKE '%'`",
+                        field.name
+                    ),
+                    position(expr),
+                ));
+            }
+            Ok(Cond::IsNull {
+                column: field.column,
+                negated,
+            })
+        }
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => {
+            let field = left_field(expr, "a condition")?;
             let example = match field.kind {
                 Kind::Boolean => format!("`{} = true`", field.name),
                 Kind::Number => format!("`{} > 0`", field.name),
@@ -627,7 +683,7 @@ fn condition(expr: &Expr, depth: usize) -> Result<Cond, FilterError> {
                     "`{}` alone is not a condition; compare it with a value, e.g. {example}",
                     field.name
                 ),
-                ident.span.start,
+                position(expr),
             ))
         }
         Expr::Value(v) if !matches!(v.value, Value::Null | Value::Placeholder(_)) => {
@@ -698,14 +754,43 @@ fn compare(left: &Expr, op: &BinaryOperator, right: &Expr) -> Result<Cond, Filte
 fn operand(expr: &Expr) -> Result<Operand, FilterError> {
     match expr {
         Expr::Identifier(ident) => Ok(Operand::Field(field_named(ident)?)),
+        Expr::CompoundIdentifier(parts) => Ok(Operand::Field(feedback_field(parts)?)),
         _ => Ok(Operand::Literal(literal(expr)?, position(expr))),
     }
+}
+
+/// `feedback.score` or `feedback.name` (each part bare or double-quoted,
+/// any letter case); any other qualified name is refused.
+fn feedback_field(parts: &[Ident]) -> Result<&'static Field, FilterError> {
+    let at = parts
+        .first()
+        .map_or(Location { line: 0, column: 0 }, |p| p.span.start);
+    if parts
+        .iter()
+        .all(|p| matches!(p.quote_style, None | Some('"')))
+        && let [table, column] = parts
+        && table.value.eq_ignore_ascii_case("feedback")
+        && let Some(field) = FEEDBACK_FIELDS
+            .iter()
+            .find(|f| f.name["feedback.".len()..].eq_ignore_ascii_case(&column.value))
+    {
+        return Ok(field);
+    }
+    let written: Vec<&str> = parts.iter().map(|p| p.value.as_str()).collect();
+    Err(FilterError::at(
+        format!(
+            "unknown field {}; the qualified fields are feedback.score and feedback.name",
+            snippet(&written.join("."))
+        ),
+        at,
+    ))
 }
 
 /// The field on the left of `IN`, `BETWEEN`, `LIKE` or `IS [NOT] NULL`.
 fn left_field(expr: &Expr, what: &str) -> Result<&'static Field, FilterError> {
     match expr {
         Expr::Identifier(ident) => field_named(ident),
+        Expr::CompoundIdentifier(parts) => feedback_field(parts),
         Expr::Value(_) | Expr::UnaryOp { .. } if literal(expr).is_ok() => Err(FilterError::at(
             format!("{what} needs a field on its left, not a value"),
             position(expr),
@@ -743,14 +828,18 @@ fn field_named(ident: &Ident) -> Result<&'static Field, FilterError> {
 
 /// A value compared with `field`, checked against its type.
 fn value_for(field: &Field, expr: &Expr) -> Result<FilterValue, FilterError> {
-    if let Expr::Identifier(ident) = expr {
-        let other = field_named(ident)?;
+    let other = match expr {
+        Expr::Identifier(ident) => Some((field_named(ident)?, ident.span.start)),
+        Expr::CompoundIdentifier(parts) => Some((feedback_field(parts)?, position(expr))),
+        _ => None,
+    };
+    if let Some((other, at)) = other {
         return Err(FilterError::at(
             format!(
                 "`{}` is compared with the field `{}`; compare a field with a value",
                 field.name, other.name
             ),
-            ident.span.start,
+            at,
         ));
     }
     typed(field, literal(expr)?, position(expr))
@@ -865,9 +954,10 @@ fn unsupported(expr: &Expr) -> FilterError {
             Err(e) => return e,
             Ok(field) => format!("`{}` cannot be used here", field.name),
         },
-        Expr::CompoundIdentifier(_) => {
-            "qualified names (`a.b`) are not allowed; name a field".to_string()
-        }
+        Expr::CompoundIdentifier(parts) => match feedback_field(parts) {
+            Err(e) => return e,
+            Ok(field) => format!("`{}` cannot be used here", field.name),
+        },
         Expr::Function(f) => format!(
             "functions are not allowed ({})",
             snippet(&f.name.to_string())
@@ -990,16 +1080,42 @@ fn emit(cond: &Cond, min_precedence: u8, out: &mut Filter) {
         out.sql.push('(');
     }
     match cond {
-        Cond::Or(items) | Cond::And(items) => {
-            let (joiner, inner) = match cond {
-                Cond::Or(_) => (" OR ", 1),
-                _ => (" AND ", 2),
-            };
+        Cond::Or(items) => {
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.sql.push_str(joiner);
+                    out.sql.push_str(" OR ");
                 }
-                emit(item, inner, out);
+                emit(item, 1, out);
+            }
+        }
+        Cond::And(items) => {
+            // Feedback conditions of one AND chain test the same feedback
+            // row: one EXISTS holds them all, where the first one stood.
+            let feedback: Vec<&Cond> = items.iter().filter(|c| feedback_leaf(c)).collect();
+            let mut feedback_done = false;
+            let mut first = true;
+            for item in items {
+                let grouped = feedback.len() > 1 && feedback_leaf(item);
+                if grouped && feedback_done {
+                    continue;
+                }
+                if !first {
+                    out.sql.push_str(" AND ");
+                }
+                first = false;
+                if grouped {
+                    feedback_done = true;
+                    out.sql.push_str(FEEDBACK_EXISTS);
+                    for (j, leaf) in feedback.iter().enumerate() {
+                        if j > 0 {
+                            out.sql.push_str(" AND ");
+                        }
+                        emit_leaf(leaf, out);
+                    }
+                    out.sql.push(')');
+                } else {
+                    emit(item, 2, out);
+                }
             }
         }
         Cond::Not(inner) => {
@@ -1007,6 +1123,39 @@ fn emit(cond: &Cond, min_precedence: u8, out: &mut Filter) {
             emit(inner, 0, out);
             out.sql.push(')');
         }
+        leaf if feedback_leaf(leaf) => {
+            out.sql.push_str(FEEDBACK_EXISTS);
+            emit_leaf(leaf, out);
+            out.sql.push(')');
+        }
+        leaf => emit_leaf(leaf, out),
+    }
+    if wrap {
+        out.sql.push(')');
+    }
+}
+
+/// The column a comparison tests; `None` for AND, OR and NOT.
+fn leaf_column(cond: &Cond) -> Option<&'static str> {
+    match cond {
+        Cond::Compare { column, .. }
+        | Cond::In { column, .. }
+        | Cond::Between { column, .. }
+        | Cond::Like { column, .. }
+        | Cond::IsNull { column, .. } => Some(column),
+        Cond::And(_) | Cond::Or(_) | Cond::Not(_) => None,
+    }
+}
+
+fn feedback_leaf(cond: &Cond) -> bool {
+    leaf_column(cond).is_some_and(is_feedback)
+}
+
+/// A comparison's own SQL (for a feedback field, what goes inside its
+/// EXISTS).
+fn emit_leaf(cond: &Cond, out: &mut Filter) {
+    match cond {
+        Cond::And(_) | Cond::Or(_) | Cond::Not(_) => emit(cond, 0, out),
         Cond::Compare { column, op, value } => {
             push_all(out, &[column, " ", op, " ?"]);
             out.params.push(value.clone());
@@ -1056,9 +1205,6 @@ fn emit(cond: &Cond, min_precedence: u8, out: &mut Filter) {
                 &[column, if *negated { " IS NOT NULL" } else { " IS NULL" }],
             );
         }
-    }
-    if wrap {
-        out.sql.push(')');
     }
 }
 
@@ -1114,8 +1260,14 @@ mod tests {
     /// The `sql` is made only of allow-listed tokens, has one `?` per
     /// parameter, and SQLite prepares and runs it against the real schema.
     fn check_sql(filter: &Filter) {
-        let sql = &filter.sql;
-        let columns: Vec<&str> = FIELDS.iter().map(|f| f.column).collect();
+        // The feedback EXISTS is fixed text of this module: checked once,
+        // in `feedback_fields`; here it is one more parenthesis.
+        let sql = &filter.sql.replace(FEEDBACK_EXISTS, "(");
+        let columns: Vec<&str> = FIELDS
+            .iter()
+            .chain(FEEDBACK_FIELDS)
+            .map(|f| f.column)
+            .collect();
         let chars: Vec<char> = sql.chars().collect();
         let mut placeholders = 0;
         let mut i = 0;
@@ -1137,7 +1289,9 @@ mod tests {
                     );
                 }
                 'a'..='z' | 'A'..='Z' | '_' => {
-                    while i < chars.len() && (chars[i].is_ascii_alphabetic() || chars[i] == '_') {
+                    while i < chars.len()
+                        && (chars[i].is_ascii_alphabetic() || matches!(chars[i], '_' | '.'))
+                    {
                         i += 1;
                     }
                     let word: String = chars[start..i].iter().collect();
@@ -1155,8 +1309,14 @@ mod tests {
 
     fn database() -> Connection {
         let db = Connection::open_in_memory().unwrap();
-        db.execute_batch(include_str!("../../../migrations/0003_gateway.sql"))
-            .unwrap();
+        for migration in [
+            include_str!("../../../migrations/0003_gateway.sql"),
+            include_str!("../../../migrations/0004_rollups.sql"),
+            include_str!("../../../migrations/0005_daily_rollups.sql"),
+            include_str!("../../../migrations/0006_feedback_and_minutes.sql"),
+        ] {
+            db.execute_batch(migration).unwrap();
+        }
         db.execute_batch(
             "INSERT INTO execution_logs (id, organization_id, actor, prompt_id, environment,
                 model, provider, stream, status, error_code, http_status, latency_ms,
@@ -1169,7 +1329,15 @@ mod tests {
              ('exe_3', 'org_a', 'tok', 'prm_2', 'development', 'gpt-4o-mini', 'openai', 0,
                 'error', 'UPSTREAM_FAILURE', 502, 2500, 2400, 5, 0, 0.001, 1, 'req_3', 'it''s', 3),
              ('exe_4', 'org_b', 'tok', 'prm_9', 'production', 'gpt-4o', 'openai', 0,
-                'error', 'PROVIDER_TIMEOUT', 504, 9000, NULL, 0, 0, 0, 1, 'req_4', NULL, 4)",
+                'error', 'PROVIDER_TIMEOUT', 504, 9000, NULL, 0, 0, 0, 1, 'req_4', NULL, 4);
+             INSERT INTO execution_feedback (id, organization_id, execution_id, prompt_key,
+                version_key, call_at, name, source, score, actor, request_id, created_at,
+                updated_at) VALUES
+             ('fbk_1', 'org_a', 'exe_1', 'prm_1', '', 1, 'thumbs', 'user', -1, 't', 'r', 5, 5),
+             ('fbk_2', 'org_a', 'exe_1', 'prm_1', '', 1, 'csat', 'crm', 5, 't', 'r', 5, 5),
+             ('fbk_3', 'org_a', 'exe_2', 'prm_1', '', 2, 'thumbs', 'user', 1, 't', 'r', 5, 5),
+             -- Another organization's feedback on org_a's call never counts.
+             ('fbk_4', 'org_b', 'exe_3', 'prm_2', '', 3, 'thumbs', 'user', -1, 't', 'r', 5, 5);",
         )
         .unwrap();
         db
@@ -1235,6 +1403,72 @@ mod tests {
         );
         // DESIGN.md's spelling.
         assert_compiles("latency_ms > 2000", "latency_ms > ?", &[Integer(2000)]);
+    }
+
+    #[test]
+    fn feedback_fields() {
+        assert_compiles(
+            "feedback.score < 0",
+            &format!("{FEEDBACK_EXISTS}execution_feedback.score < ?)"),
+            &[Integer(0)],
+        );
+        // The EXISTS itself, once: fixed columns, correlated with the row.
+        assert_eq!(
+            FEEDBACK_EXISTS,
+            "EXISTS (SELECT 1 FROM execution_feedback WHERE execution_feedback.organization_id = \
+             execution_logs.organization_id AND execution_feedback.execution_id = \
+             execution_logs.id AND "
+        );
+        // Conditions joined by AND test one feedback row, in one EXISTS.
+        assert_compiles(
+            "feedback.name = 'thumbs' AND status = 'success' AND feedback.score > 0",
+            &format!(
+                "{FEEDBACK_EXISTS}execution_feedback.name = ? AND \
+                 execution_feedback.score > ?) AND status = ?"
+            ),
+            &[Text("thumbs".into()), Integer(0), Text("success".into())],
+        );
+        for (q, ids) in [
+            ("feedback.score < 0", &["exe_1"][..]),
+            ("feedback.score > 0", &["exe_1", "exe_2"]),
+            ("FEEDBACK.SCORE >= 5", &["exe_1"]),
+            ("\"feedback\".\"name\" = 'csat'", &["exe_1"]),
+            ("NOT feedback.score < 0", &["exe_2", "exe_3"]),
+            // Same row: exe_1's positive score is a csat, not a thumbs.
+            (
+                "feedback.name = 'thumbs' AND feedback.score > 0",
+                &["exe_2"],
+            ),
+            (
+                "feedback.name = 'thumbs' OR feedback.score > 0",
+                &["exe_1", "exe_2"],
+            ),
+            (
+                "feedback.name IN ('csat', 'x') OR status = 'error'",
+                &["exe_1", "exe_2", "exe_3"],
+            ),
+            ("feedback.score BETWEEN -1 AND 0", &["exe_1"]),
+            ("NOT feedback.name LIKE '%'", &["exe_3"]),
+        ] {
+            assert_eq!(selects(q), ids, "{q}");
+        }
+        for (q, needle) in [
+            ("feedback.score IS NULL", "never null"),
+            ("feedback.name IS NOT NULL", "never null"),
+            (
+                "feedback.rating = 1",
+                "the qualified fields are feedback.score and feedback.name",
+            ),
+            ("feedback.score.x = 1", "the qualified fields are"),
+            ("feedback.name = 1", "`feedback.name` is text"),
+            ("feedback.score = 'x'", "`feedback.score` is a number"),
+            ("feedback.score", "alone is not a condition"),
+            ("feedback.score = latencyMs", "compare a field with a value"),
+            ("latencyMs = feedback.score", "compare a field with a value"),
+            ("`feedback`.score < 0", "the qualified fields are"),
+        ] {
+            assert_refused(q, needle);
+        }
     }
 
     #[test]
@@ -1476,7 +1710,10 @@ mod tests {
             ("request_body LIKE '%key%'", "unknown field `request_body`"),
             ("seq > 1", "unknown field `seq`"),
             ("actor = 'tok'", "unknown field `actor`"),
-            ("execution_logs.model = 'x'", "qualified names"),
+            (
+                "execution_logs.model = 'x'",
+                "the qualified fields are feedback.score and feedback.name",
+            ),
             ("`model` = 'x'", "quote field names with double quotes"),
             ("[model] = 'x'", "quote field names with double quotes"),
             // Functions, subqueries, CASE, casts.

@@ -21,6 +21,7 @@ use std::fmt;
 
 use crate::latency::LatencySketch;
 
+pub const MINUTE_MS: i64 = 60_000;
 pub const HOUR_MS: i64 = 3_600_000;
 pub const DAY_MS: i64 = 86_400_000;
 
@@ -74,6 +75,60 @@ pub struct Measures {
     /// from it becomes `Measures` with only this map filled, and merges in
     /// like any other row.
     pub error_codes: BTreeMap<String, u64>,
+    /// Feedback on these calls by feedback name (`feedback_rollups`,
+    /// bucketed by the time of the call judged); read like error rows.
+    pub feedback: BTreeMap<String, FeedbackMeasures>,
+}
+
+/// The feedback of one name on a set of calls: additive, so buckets and
+/// versions merge like the other measures. A replaced score was taken out
+/// and the new one added (`migrations/0006_feedback_and_minutes.sql`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct FeedbackMeasures {
+    /// Scores given (one per execution and source; a replaced one counts
+    /// once).
+    pub count: u64,
+    /// Scores below 0.
+    pub negative: u64,
+    pub score_sum: f64,
+}
+
+impl FeedbackMeasures {
+    /// What one score adds: [`FeedbackMeasures::merge`] of these equals a
+    /// rollup row (the triggers' twin, for tests).
+    pub fn of_score(score: f64) -> FeedbackMeasures {
+        FeedbackMeasures {
+            count: 1,
+            negative: u64::from(score < 0.0),
+            score_sum: score,
+        }
+    }
+
+    pub fn merge(&mut self, other: &FeedbackMeasures) {
+        self.count = self.count.saturating_add(other.count);
+        self.negative = self.negative.saturating_add(other.negative);
+        self.score_sum += other.score_sum;
+    }
+
+    pub fn summary(&self) -> FeedbackSummary {
+        let per_score = |x: f64| (self.count > 0).then(|| x / self.count as f64);
+        FeedbackSummary {
+            count: self.count,
+            negative: self.negative,
+            negative_rate: per_score(self.negative as f64),
+            mean_score: per_score(self.score_sum),
+        }
+    }
+}
+
+/// What the analytics endpoint reports of one feedback name.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FeedbackSummary {
+    pub count: u64,
+    pub negative: u64,
+    /// `negative / count`; `None` without scores.
+    pub negative_rate: Option<f64>,
+    pub mean_score: Option<f64>,
 }
 
 impl Measures {
@@ -96,6 +151,12 @@ impl Measures {
         for (code, count) in &other.error_codes {
             let slot = self.error_codes.entry(code.clone()).or_default();
             *slot = slot.saturating_add(*count);
+        }
+        for (name, feedback) in &other.feedback {
+            self.feedback
+                .entry(name.clone())
+                .or_default()
+                .merge(feedback);
         }
     }
 
@@ -126,6 +187,14 @@ impl Measures {
             output_tokens: self.output_tokens,
             cached_input_tokens: self.cached_input_tokens,
             error_codes,
+            // A name whose every score was in rows that no longer count
+            // (none today) would show as zeros: left out instead.
+            feedback: self
+                .feedback
+                .iter()
+                .filter(|(_, f)| f.count > 0)
+                .map(|(name, f)| (name.clone(), f.summary()))
+                .collect(),
         }
     }
 }
@@ -174,6 +243,7 @@ pub fn delta(e: &Execution<'_>) -> RollupRow {
             cached_input_tokens: e.cached_input_tokens,
             latency,
             error_codes,
+            feedback: BTreeMap::new(),
         },
     }
 }
@@ -201,19 +271,29 @@ pub struct Summary {
     pub cached_input_tokens: u64,
     /// Error codes with their counts, most frequent first (ties by code).
     pub error_codes: Vec<(String, u64)>,
+    /// Feedback by name.
+    pub feedback: BTreeMap<String, FeedbackSummary>,
 }
 
 /// The size of an analytics bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Granularity {
+    /// Kept for [`MINUTE_RETENTION_MS`] only.
+    Minute,
     Hour,
     /// UTC days.
     Day,
 }
 
+/// How long minute rollups are kept: a window of minute buckets must start
+/// within this much before now (`migrations/0006_feedback_and_minutes.sql`
+/// deletes older minutes).
+pub const MINUTE_RETENTION_MS: i64 = 2 * DAY_MS;
+
 impl Granularity {
     pub fn millis(self) -> i64 {
         match self {
+            Granularity::Minute => MINUTE_MS,
             Granularity::Hour => HOUR_MS,
             Granularity::Day => DAY_MS,
         }
@@ -226,8 +306,10 @@ impl Granularity {
 }
 
 /// Where the rollups of a granularity live (`migrations/0004_rollups.sql`
-/// by hour, `0005_daily_rollups.sql` by day): day buckets read the daily
-/// tables, one row per day and version instead of 24.
+/// by hour, `0005_daily_rollups.sql` by day, `0006_feedback_and_minutes.sql`
+/// by minute): day buckets read the daily tables, one row per day and
+/// version instead of 24. Feedback and signal rollups keep every
+/// granularity in one table, told apart by `bucket_ms` ([`Granularity::millis`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RollupTables {
     pub measures: &'static str,
@@ -239,6 +321,11 @@ pub struct RollupTables {
 impl Granularity {
     pub fn tables(self) -> RollupTables {
         match self {
+            Granularity::Minute => RollupTables {
+                measures: "execution_rollups_minute",
+                errors: "execution_rollup_errors_minute",
+                start: "minute_start",
+            },
             Granularity::Hour => RollupTables {
                 measures: "execution_rollups",
                 errors: "execution_rollup_errors",
@@ -451,6 +538,70 @@ pub fn summarize<'a>(window: &Window, rows: impl IntoIterator<Item = &'a RollupR
         total: total.summary(),
         versions,
     }
+}
+
+/// One signal rollup row (`signal_rollups`): the values of one signal name
+/// of the prompt in one bucket (the bucket of the signal's own time).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignalRow {
+    pub name: String,
+    /// The first millisecond of the row's bucket.
+    pub start: i64,
+    pub values: SignalPoint,
+}
+
+/// Values of one signal: how many, and their sum.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SignalPoint {
+    pub count: u64,
+    pub sum: f64,
+}
+
+impl SignalPoint {
+    pub fn merge(&mut self, other: &SignalPoint) {
+        self.count = self.count.saturating_add(other.count);
+        self.sum += other.sum;
+    }
+
+    /// `None` without values.
+    pub fn mean(&self) -> Option<f64> {
+        (self.count > 0).then(|| self.sum / self.count as f64)
+    }
+}
+
+/// One signal over the window: a point per bucket (empty ones included),
+/// and the whole window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignalSeries {
+    pub name: String,
+    pub total: SignalPoint,
+    /// One per bucket of the window, oldest first.
+    pub points: Vec<SignalPoint>,
+}
+
+/// Folds signal rollup rows into one series per name (by name), over the
+/// window's buckets; rows outside the window are ignored. O(rows + buckets
+/// × names).
+pub fn signal_series<'a>(
+    window: &Window,
+    rows: impl IntoIterator<Item = &'a SignalRow>,
+) -> Vec<SignalSeries> {
+    let mut series: BTreeMap<&str, SignalSeries> = BTreeMap::new();
+    for row in rows {
+        let Some(bucket) = window.bucket_of(row.start) else {
+            continue;
+        };
+        let entry = series
+            .entry(row.name.as_str())
+            .or_insert_with(|| SignalSeries {
+                name: row.name.clone(),
+                total: SignalPoint::default(),
+                points: vec![SignalPoint::default(); window.bucket_count()],
+            });
+        entry.points[bucket].merge(&row.values);
+        entry.total.merge(&row.values);
+    }
+    series.into_values().collect()
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ pub mod cache;
 pub mod caller;
 pub mod db;
 pub mod executions;
+pub mod feedback;
 pub mod prompt_detail;
 pub mod prompts;
 pub mod rate_limit;
