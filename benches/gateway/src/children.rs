@@ -318,7 +318,7 @@ pub(crate) fn call_stub(cmd: &mut Command, stub_url: &str) {
 /// The runtimes run without `RUST_BACKTRACE`, as deployed: with it, every
 /// error value wasmtime builds internally (one per finished request)
 /// captures a backtrace, a few percent of the CPU per call.
-fn as_deployed(cmd: &mut Command) {
+pub(crate) fn as_deployed(cmd: &mut Command) {
     cmd.env_remove("RUST_BACKTRACE")
         .env_remove("RUST_LIB_BACKTRACE");
 }

@@ -62,7 +62,7 @@ const BREAKDOWN_CALLS: usize = 500;
 
 /// The runs, in order: the baseline and the gateway alternate so each pair
 /// sees the same machine state. A gateway run is made under each runtime.
-/// The floor rows run on the probe fixture under `prompthelm up`.
+/// The floor rows run on the probe fixture under each runtime.
 const RUNS: [(Target, usize); 9] = [
     (Target::Direct, 1),
     (Target::FloorEcho, 1),
@@ -97,7 +97,8 @@ fn main() -> anyhow::Result<ExitCode> {
         },
         &stub.base_url,
     )?];
-    let probe = Server::start_probe(
+    let mut probes = vec![Server::start_probe(
+        Runtime::Prompthelm,
         |state_dir| {
             Host::start_probe(
                 &paths.host_binary(),
@@ -108,7 +109,7 @@ fn main() -> anyhow::Result<ExitCode> {
             )
         },
         &stub.base_url,
-    )?;
+    )?];
     let spin = if cli.no_spin {
         eprintln!("bench: --no-spin: skipping the spin up rows");
         None
@@ -135,6 +136,18 @@ fn main() -> anyhow::Result<ExitCode> {
                 unavailable.push(("`spin up`".to_owned(), format!("{e:#}")));
             }
         }
+        let started = Server::start_probe(
+            Runtime::Spin,
+            |state_dir| spin.up_probe(&paths.probe_manifest(), state_dir, &stub.base_url),
+            &stub.base_url,
+        );
+        match started {
+            Ok(server) => probes.push(server),
+            Err(e) => {
+                eprintln!("bench: spin up of the probe did not start: {e:#}");
+                unavailable.push(("`spin up` of the probe".to_owned(), format!("{e:#}")));
+            }
+        }
     }
 
     let stub_pid = stub.process.pid();
@@ -147,7 +160,7 @@ fn main() -> anyhow::Result<ExitCode> {
         // after the other, so they see the same machine state.
         let under: Vec<Option<&Server>> = match target {
             Target::Direct => vec![None],
-            Target::FloorEcho | Target::FloorForward => vec![Some(&probe)],
+            Target::FloorEcho | Target::FloorForward => probes.iter().map(Some).collect(),
             _ => servers.iter().map(Some).collect(),
         };
         for server in under {

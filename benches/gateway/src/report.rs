@@ -95,12 +95,12 @@ impl Report {
         self.differences(
             &mut md,
             "The gateway's own work: execute minus the floor, a component that forwards the \
-             same request to the stub and does nothing else (both under `prompthelm up`):",
-            |gateway| {
-                gateway.target == Target::Execute && gateway.runtime == Some(Runtime::Prompthelm)
-            },
+             same request to the stub and does nothing else (under the same runtime):",
+            |gateway| gateway.target == Target::Execute,
             |gateway, floor| {
-                floor.target == Target::FloorForward && floor.concurrency == gateway.concurrency
+                floor.target == Target::FloorForward
+                    && floor.runtime == gateway.runtime
+                    && floor.concurrency == gateway.concurrency
             },
         );
         self.differences(

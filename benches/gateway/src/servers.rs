@@ -56,13 +56,14 @@ impl Server {
         Server::launch(runtime, start, stub_url, true)
     }
 
-    /// `prompthelm up` serving the probe fixture instead of the app, for
-    /// the floor rows: nothing to set up.
+    /// `runtime` serving the probe fixture instead of the app, for the
+    /// floor rows: nothing to set up.
     pub fn start_probe(
+        runtime: Runtime,
         start: impl Fn(&Path) -> anyhow::Result<Host>,
         stub_url: &str,
     ) -> anyhow::Result<Server> {
-        Server::launch(Runtime::Prompthelm, start, stub_url, false)
+        Server::launch(runtime, start, stub_url, false)
     }
 
     fn launch(

@@ -11,7 +11,7 @@ use anyhow::{Context as _, bail};
 use prompthelm_domain::auth::format_token;
 
 use crate::build;
-use crate::children::{Host, Process, Stopping, call_stub};
+use crate::children::{Host, Process, Stopping, as_deployed, call_stub};
 
 /// The oldest Spin measured: the one whose instance reuse the local runtime
 /// follows.
@@ -118,26 +118,61 @@ impl Spin {
             .arg(state_dir)
             .env("SPIN_VARIABLE_BOOTSTRAP_TOKEN", &admin_token);
         call_stub(&mut cmd, stub_url);
-        let mut process = Process::spawn("spin up", cmd, Stopping::WithChildren)?;
-        let health = format!("{base_url}{HEALTH_PATH}");
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(5)))
-            .build()
-            .into();
-        process.wait_for(
-            |_, _| None,
-            || {
-                let status = agent.get(&health).call().ok()?.status();
-                (status == 200).then_some(())
-            },
-        )?;
+        let process = serving(cmd, &format!("{base_url}{HEALTH_PATH}"))?;
         Ok(Host {
             process,
             base_url,
             admin_token,
         })
     }
+
+    /// `spin up` of the probe fixture, allowed to call the stub, for the
+    /// floor rows. The probe has no tokens: `admin_token` is empty.
+    pub fn up_probe(
+        &self,
+        probe_manifest: &Path,
+        state_dir: &Path,
+        stub_url: &str,
+    ) -> anyhow::Result<Host> {
+        let listen = format!("127.0.0.1:{}", free_port()?);
+        let base_url = format!("http://{listen}");
+        let stub_host = stub_url
+            .split_once("://")
+            .map_or(stub_url, |(_, authority)| authority);
+        let mut cmd = Command::new(&self.binary);
+        cmd.arg("up")
+            .arg("--from")
+            .arg(probe_manifest)
+            .args(["--listen", &listen])
+            .arg("--state-dir")
+            .arg(state_dir)
+            .env("SPIN_VARIABLE_STUB_HOST", stub_host);
+        as_deployed(&mut cmd);
+        let process = serving(cmd, &format!("{base_url}/probe/echo"))?;
+        Ok(Host {
+            process,
+            base_url,
+            admin_token: String::new(),
+        })
+    }
+}
+
+/// Spawns `spin up` and waits until `ready` answers 200.
+fn serving(cmd: Command, ready: &str) -> anyhow::Result<Process> {
+    let mut process = Process::spawn("spin up", cmd, Stopping::WithChildren)?;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into();
+    process.wait_for(
+        |_, _| None,
+        || {
+            let status = agent.get(ready).call().ok()?.status();
+            (status == 200).then_some(())
+        },
+    )?;
+    Ok(process)
 }
 
 /// `name` in a folder of `PATH`, when it is a file there.
