@@ -129,6 +129,31 @@ fn every_endpoint_refuses_bad_tokens_and_missing_scopes() {
             )
         },
         Endpoint {
+            body: Some(json!({"versionId": v2, "percent": 30})),
+            other_org: nf(p),
+            ..endpoint(
+                "POST",
+                format!("/api/v1/prompts/{pid}/canary"),
+                Some("prompts:write"),
+            )
+        },
+        Endpoint {
+            other_org: nf(p),
+            ..endpoint(
+                "GET",
+                format!("/api/v1/prompts/{pid}/canary"),
+                Some("prompts:read"),
+            )
+        },
+        Endpoint {
+            other_org: nf(p),
+            ..endpoint(
+                "DELETE",
+                format!("/api/v1/prompts/{pid}/canary?outcome=promote"),
+                Some("prompts:write"),
+            )
+        },
+        Endpoint {
             other_org: nf(p),
             ..endpoint(
                 "GET",

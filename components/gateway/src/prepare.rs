@@ -6,10 +6,10 @@
 use prompthelm_component_kit::{ApiError, StatusCode, codes, request};
 use prompthelm_domain::auth::parse_bearer;
 use prompthelm_domain::canary;
-use prompthelm_domain::validation::{self, FieldError};
 use prompthelm_domain::gateway::{self, GatewayRequest, PromptName, Target};
 use prompthelm_domain::openai::{self, ChatCompletionRequest};
 use prompthelm_domain::rate_limit::WINDOW_MS;
+use prompthelm_domain::validation::{self, FieldError};
 use prompthelm_store::auth::Principal;
 use prompthelm_store::rate_limit;
 use prompthelm_store::resolved::PromptRef;

@@ -25,9 +25,9 @@ use prompthelm_component_kit::{
 };
 use prompthelm_domain::auth::Scope;
 use prompthelm_domain::canary::CanaryRequest;
-use prompthelm_store::canary::{self, Canary, CanaryChange, Outcome};
 use prompthelm_store::cache;
 use prompthelm_store::caller::authorize;
+use prompthelm_store::canary::{self, Canary, CanaryChange, Outcome};
 use prompthelm_store::versions::{self, CanaryEnd, Expected, Promotion};
 use prompthelm_store::{Stamp, prompts};
 use serde::{Deserialize, Serialize};
@@ -179,9 +179,7 @@ async fn end_canary(
     let outcome = match query.get("outcome") {
         None => Outcome::Revert,
         Some(name) => Outcome::parse(name).ok_or_else(|| {
-            ApiError::validation_error(format!(
-                "outcome must be revert or promote, not {name:?}"
-            ))
+            ApiError::validation_error(format!("outcome must be revert or promote, not {name:?}"))
         })?,
     };
     let stamp = Stamp::from(ctx);

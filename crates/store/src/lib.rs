@@ -22,8 +22,8 @@
 pub mod audit;
 pub mod auth;
 pub mod cache;
-pub mod canary;
 pub mod caller;
+pub mod canary;
 pub mod db;
 pub mod executions;
 pub mod prompt_detail;

@@ -229,7 +229,8 @@ mod tests {
 
     #[test]
     fn entries_written_before_canaries_read_as_without_one() {
-        let old = r#"{"generation":1,"promptId":"prm_1","slug":"s","archived":false,"version":null}"#;
+        let old =
+            r#"{"generation":1,"promptId":"prm_1","slug":"s","archived":false,"version":null}"#;
         let entry: ResolvedPrompt = serde_json::from_str(old).unwrap();
         assert_eq!(entry.canary, None);
         assert!(!serde_json::to_string(&entry).unwrap().contains("canary"));

@@ -291,8 +291,16 @@ pub async fn promote(
     expected: Expected<'_>,
     stamp: Stamp<'_>,
 ) -> Result<Promotion, ApiError> {
-    promote_ending_canary(db, principal, prompt_id, version_id, expected, stamp, Cause::Promote)
-        .await
+    promote_ending_canary(
+        db,
+        principal,
+        prompt_id,
+        version_id,
+        expected,
+        stamp,
+        Cause::Promote,
+    )
+    .await
 }
 
 async fn promote_ending_canary(
