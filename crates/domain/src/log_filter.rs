@@ -1792,7 +1792,7 @@ mod tests {
             "unknown field `nope`; the fields are status, errorCode, model, provider, \
              environment, promptId, versionId, version, requestId, userAgent, latencyMs, \
              providerLatencyMs, inputTokens, outputTokens, cachedInputTokens, cost, \
-             httpStatus, stream (at column 22)"
+             httpStatus, stream, canary (at column 22)"
         );
         assert_eq!(
             refused("status = 'error'\nAND latencyMs > 'slow'"),
