@@ -153,18 +153,18 @@ fn header_user_id(req: &Request) -> Result<Option<String>, ApiError> {
     let Some(value) = req.headers().get(canary::USER_ID_HEADER) else {
         return Ok(None);
     };
-    let mut errors = Vec::new();
     let field = "X-PromptHelm-User-Id";
-    match value.to_str() {
-        Ok(text) => canary::check_user_id(&mut errors, field, text),
-        Err(_) => errors.push(FieldError::new(
+    let Ok(text) = value.to_str() else {
+        return Err(ApiError::invalid_fields(vec![FieldError::new(
             field,
             validation::codes::INVALID_FORMAT,
             format!("{field} must be visible ASCII"),
-        )),
-    }
+        )]));
+    };
+    let mut errors = Vec::new();
+    canary::check_user_id(&mut errors, field, text);
     if !errors.is_empty() {
         return Err(ApiError::invalid_fields(errors));
     }
-    Ok(value.to_str().ok().map(str::to_owned))
+    Ok(Some(text.to_owned()))
 }
