@@ -569,6 +569,40 @@ await step("h. Audit: the newest prompt.promote entry is marked as a revert", "a
   return "newest of 3 promotions carries audit-revert";
 });
 
+await step("h2. Versions: start a canary of the bad version at 25 %, then end it by reverting", "canary", async () => {
+  await openPromptFromList();
+  await openTab("versions");
+  await versionRow(BAD).locator(tid("start-canary")).click();
+  const dialog = byTid("canary-dialog");
+  await visible(dialog, "the canary dialog");
+  await byTid("canary-percent").fill("25");
+  await screenshot("dialog");
+  await byTid("confirm-canary").click();
+  await dialog.waitFor({ state: "hidden" });
+  await waitUntil(
+    `the canary card shows ${BAD} at 25 % and its row the canary pill`,
+    (bad) => {
+      const card = document.querySelector('[data-testid="canary"]');
+      const row = document.querySelector(`[data-testid="version-row"][data-version-id="${bad}"]`);
+      return card?.dataset.versionId === bad && card?.dataset.percent === "25" && row?.querySelector('[data-testid="pill-canary"]') !== null;
+    },
+    BAD,
+  );
+  const running = (await apiOk("GET", `/prompts/${PROMPT_ID}/canary`)).canary;
+  check(running?.versionId === BAD && running?.percent === 25, `the API says the canary is ${JSON.stringify(running)}`);
+  await screenshot("running");
+  await byTid("end-canary-revert").click();
+  const end = byTid("end-canary-dialog");
+  await visible(end, "the end-canary dialog");
+  await byTid("confirm-end-canary").click();
+  await end.waitFor({ state: "hidden" });
+  await waitUntil("the canary card is gone", () => document.querySelector('[data-testid="canary"]') === null);
+  const after = await apiOk("GET", `/prompts/${PROMPT_ID}/canary`);
+  check(after.canary === null, `the API still shows a canary: ${JSON.stringify(after)}`);
+  await waitForProductionPill(GOOD);
+  return `canary of ${BAD_SEMVER} at 25 % started and reverted; ${GOOD_SEMVER} still production`;
+});
+
 await step("i. Compare: bad vs good shows the temperature change", "compare", async () => {
   await openPromptFromList();
   await openTab("compare");

@@ -129,6 +129,33 @@ fn every_endpoint_refuses_bad_tokens_and_missing_scopes() {
             )
         },
         Endpoint {
+            // v1: by the time the admin makes this call (the last loop),
+            // the row above has promoted v2.
+            body: Some(json!({"versionId": v1, "percent": 30})),
+            other_org: nf(p),
+            ..endpoint(
+                "POST",
+                format!("/api/v1/prompts/{pid}/canary"),
+                Some("prompts:write"),
+            )
+        },
+        Endpoint {
+            other_org: nf(p),
+            ..endpoint(
+                "GET",
+                format!("/api/v1/prompts/{pid}/canary"),
+                Some("prompts:read"),
+            )
+        },
+        Endpoint {
+            other_org: nf(p),
+            ..endpoint(
+                "DELETE",
+                format!("/api/v1/prompts/{pid}/canary?outcome=promote"),
+                Some("prompts:write"),
+            )
+        },
+        Endpoint {
             other_org: nf(p),
             ..endpoint(
                 "GET",

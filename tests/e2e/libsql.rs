@@ -173,7 +173,7 @@ fn on_libsql(flavor: Flavor) {
             assert!(stderr.contains(expect), "{stderr}");
         };
         // Every file of migrations/, whatever their number.
-        let files = std::fs::read_dir(crate::harness::repo_root().join("migrations"))
+        let files = std::fs::read_dir(repo_root().join("migrations"))
             .unwrap()
             .filter(|e| {
                 e.as_ref()

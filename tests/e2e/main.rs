@@ -12,6 +12,7 @@ mod venv;
 mod analytics;
 mod authz;
 mod cache_promise;
+mod canary;
 mod compatible_providers;
 mod consistency;
 mod console;

@@ -9,6 +9,9 @@ const ACTIONS = [
   'prompt.create',
   'prompt.version.create',
   'prompt.promote',
+  'prompt.canary.start',
+  'prompt.canary.update',
+  'prompt.canary.end',
   'prompt.archive',
   'prompt.unarchive',
   'token.create',
@@ -26,6 +29,14 @@ function summary(e) {
       return `${d.previousVersion ?? DASH} → ${d.version}${d.message ? `: ${d.message}` : ''}`;
     case 'prompt.promote':
       return [`${d.previousVersion ?? 'none'} → ${d.version} in production `, d.revert ? pill('revert', 'revert', 'audit-revert') : null];
+    case 'prompt.canary.start':
+      return `${d.version} on ${d.percent}% of production calls, sticky by ${d.stickyBy}`;
+    case 'prompt.canary.update': {
+      const p = d.previous || {};
+      return `${p.version} at ${p.percent}% by ${p.stickyBy} → ${d.version} at ${d.percent}% by ${d.stickyBy}`;
+    }
+    case 'prompt.canary.end':
+      return `${d.version} at ${d.percent}% ended: ${d.outcome}${d.endedBy === 'promote' ? ' (by a promote)' : ''}`;
     case 'prompt.archive':
     case 'prompt.unarchive':
       return d.slug;

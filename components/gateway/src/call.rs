@@ -97,6 +97,7 @@ fn new_log(ctx: &RequestContext, principal: &Principal, req: &Request, mode: Mod
         prompt_id: None,
         version_id: None,
         version: None,
+        canary: false,
         environment: None,
         model: None,
         provider: None,

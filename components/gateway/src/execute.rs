@@ -59,6 +59,7 @@ pub async fn run(mut call: Call, prepared: Prepared) -> Response<BoxBody> {
             "promptId": log.prompt_id,
             "versionId": log.version_id,
             "version": log.version,
+            "canary": log.canary,
             "environment": log.environment,
         });
         return call.finish_response(boxed(call.ctx.json(StatusCode::OK, &body)));
@@ -79,6 +80,7 @@ pub async fn run(mut call: Call, prepared: Prepared) -> Response<BoxBody> {
         "promptId": log.prompt_id,
         "versionId": log.version_id,
         "version": log.version,
+        "canary": log.canary,
         "environment": log.environment,
     });
     call.finish_response(boxed(call.ctx.json(StatusCode::OK, &body)))

@@ -5,9 +5,11 @@
 
 use prompthelm_component_kit::{ApiError, StatusCode, codes, request};
 use prompthelm_domain::auth::parse_bearer;
+use prompthelm_domain::canary;
 use prompthelm_domain::gateway::{self, GatewayRequest, PromptName, Target};
 use prompthelm_domain::openai::{self, ChatCompletionRequest};
 use prompthelm_domain::rate_limit::WINDOW_MS;
+use prompthelm_domain::validation::{self, FieldError};
 use prompthelm_store::auth::Principal;
 use prompthelm_store::rate_limit;
 use prompthelm_store::resolved::PromptRef;
@@ -84,6 +86,7 @@ pub async fn prepare(
         }
         call.phases.mark("admit");
     }
+    let header_user_id = header_user_id(&req)?;
     let caller_token = req
         .headers()
         .get(http::header::AUTHORIZATION)
@@ -116,9 +119,18 @@ pub async fn prepare(
             // prompt is archived (or has no version there) shows up in the
             // prompt's logs and analytics.
             call.log.prompt_id = Some(resolved.prompt_id.clone());
-            let version = resolve::runnable(&resolved, *environment)?;
+            let resolve::Arm { version, canary } = resolve::arm(
+                &resolved,
+                *environment,
+                resolve::Keys {
+                    body_user_id: body.user_id.as_deref(),
+                    header_user_id: header_user_id.as_deref(),
+                    request_id: call.ctx.request_id(),
+                },
+            )?;
             call.log.version_id = Some(version.id);
             call.log.version = Some(version.version);
+            call.log.canary = canary;
             openai::fill_variable(
                 &mut body.variables,
                 &version.content.variables,
@@ -132,4 +144,27 @@ pub async fn prepare(
     let prepared = provider::prepare(call, rendered, mode, caller_token, plan.timeout_ms).await?;
     call.phases.mark("render");
     Ok(prepared)
+}
+
+/// The `X-PromptHelm-User-Id` header, for clients that cannot add `userId`
+/// to the body: the same rules (1 to 256 characters), a 422 naming the
+/// header otherwise.
+fn header_user_id(req: &Request) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get(canary::USER_ID_HEADER) else {
+        return Ok(None);
+    };
+    let field = "X-PromptHelm-User-Id";
+    let Ok(text) = value.to_str() else {
+        return Err(ApiError::invalid_fields(vec![FieldError::new(
+            field,
+            validation::codes::INVALID_FORMAT,
+            format!("{field} must be visible ASCII"),
+        )]));
+    };
+    let mut errors = Vec::new();
+    canary::check_user_id(&mut errors, field, text);
+    if !errors.is_empty() {
+        return Err(ApiError::invalid_fields(errors));
+    }
+    Ok(Some(text.to_owned()))
 }

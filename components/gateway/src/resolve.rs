@@ -6,11 +6,12 @@
 //! The resolve endpoint lets a deploy pipeline check what production serves
 //! right after a promote, and tests watch the cache: `cache` in its answer
 //! says `hit`, `miss`, `stale` (an entry of another generation, ignored),
-//! `unavailable` (the store failed) or `bypass` (development). Scope
-//! `gateway:execute`.
+//! `unavailable` (the store failed) or `bypass` (development), and
+//! `canary` the split of a running canary. Scope `gateway:execute`.
 
 use prompthelm_component_kit::{ApiError, codes};
 use prompthelm_domain::auth::Scope;
+use prompthelm_domain::canary::{self, StickyBy};
 use prompthelm_store::cache::{self, Cache, CacheOutcome};
 use prompthelm_store::caller::authorize;
 use prompthelm_store::db::Db;
@@ -22,10 +23,26 @@ use spin_sdk::http::Request;
 #[serde(rename_all = "camelCase")]
 pub struct Resolution {
     environment: Environment,
-    /// `hit`, `miss` or `bypass`.
+    /// `hit`, `miss`, `stale`, `unavailable` or `bypass`.
     cache: &'static str,
-    #[serde(flatten)]
-    prompt: ResolvedPrompt,
+    generation: i64,
+    prompt_id: String,
+    slug: String,
+    archived: bool,
+    version: Option<ResolvedVersion>,
+    /// The split of production calls, when a canary runs (`null` otherwise,
+    /// and always for development).
+    canary: Option<CanarySplit>,
+}
+
+/// A running canary as resolve reports it: the candidate and the split.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CanarySplit {
+    version_id: String,
+    version: String,
+    percent: u8,
+    sticky_by: StickyBy,
 }
 
 /// `GET /api/v1/gateway/resolve`.
@@ -58,7 +75,17 @@ pub async fn handle(req: &Request) -> Result<Resolution, ApiError> {
     Ok(Resolution {
         environment,
         cache,
-        prompt,
+        generation: prompt.generation,
+        prompt_id: prompt.prompt_id,
+        slug: prompt.slug,
+        archived: prompt.archived,
+        version: prompt.version,
+        canary: prompt.canary.map(|c| CanarySplit {
+            version_id: c.version.id,
+            version: c.version.version,
+            percent: c.percent,
+            sticky_by: c.sticky_by,
+        }),
     })
 }
 
@@ -94,12 +121,55 @@ pub async fn lookup(
     Ok((resolved, cache))
 }
 
-/// The version a resolved prompt runs. Archived: 409 `PROMPT_ARCHIVED`; no
-/// version in the environment yet: 409 `NO_VERSION_IN_ENVIRONMENT`.
+/// The version one call runs, and whether it is a running canary's
+/// candidate (production only): the split of
+/// [`prompthelm_domain::canary`] on the call's sticky key (`userId` from
+/// the body, else from the header, else the request id). The hash is
+/// computed only when a canary runs.
+pub struct Arm {
+    pub version: ResolvedVersion,
+    pub canary: bool,
+}
+
+/// The sticky keys a call offers.
+pub struct Keys<'a> {
+    pub body_user_id: Option<&'a str>,
+    pub header_user_id: Option<&'a str>,
+    pub request_id: &'a str,
+}
+
+/// Picks the call's [`Arm`]; refuses like [`runnable`].
+pub fn arm(
+    resolved: &ResolvedPrompt,
+    environment: Environment,
+    keys: Keys<'_>,
+) -> Result<Arm, ApiError> {
+    let production = runnable(resolved, environment)?;
+    let candidate = match (&resolved.canary, environment) {
+        (Some(canary), Environment::Production) => {
+            let key = canary::split_key(
+                canary.sticky_by,
+                keys.body_user_id,
+                keys.header_user_id,
+                keys.request_id,
+            );
+            canary::is_canary(&resolved.prompt_id, key, canary.percent).then_some(&canary.version)
+        }
+        _ => None,
+    };
+    Ok(Arm {
+        canary: candidate.is_some(),
+        version: candidate.unwrap_or(production).clone(),
+    })
+}
+
+/// The version a resolved prompt runs (for production, without its
+/// canary). Archived: 409 `PROMPT_ARCHIVED`; no version in the environment
+/// yet: 409 `NO_VERSION_IN_ENVIRONMENT`.
 pub fn runnable(
     resolved: &ResolvedPrompt,
     environment: Environment,
-) -> Result<ResolvedVersion, ApiError> {
+) -> Result<&ResolvedVersion, ApiError> {
     if resolved.archived {
         return Err(ApiError::conflict(
             codes::PROMPT_ARCHIVED,
@@ -109,7 +179,7 @@ pub fn runnable(
             ),
         ));
     }
-    resolved.version.clone().ok_or_else(|| {
+    resolved.version.as_ref().ok_or_else(|| {
         ApiError::conflict(
             codes::NO_VERSION_IN_ENVIRONMENT,
             format!(

@@ -204,6 +204,10 @@ impl Framer {
                 "cost": cost,
                 "model": model,
                 "latencyMs": call.log.latency_ms,
+                "promptId": call.log.prompt_id,
+                "versionId": call.log.version_id,
+                "version": call.log.version,
+                "canary": call.log.canary,
             })),
             Framer::OpenAi {
                 id,

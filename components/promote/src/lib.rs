@@ -11,29 +11,48 @@
 //! serve the previous version. It becomes a `warnings` entry of the 200,
 //! because the promote did happen. Promoting the production version again
 //! changes nothing and refreshes the cache again, so a retry is harmless.
+//! A promote ends a running canary in the same transaction.
+//!
+//! It also serves the sticky canary, `/api/v1/prompts/:id/canary`: `POST`
+//! starts one (201) or changes the running one (200), `GET` shows it (`null`
+//! when none runs), `DELETE ?outcome=revert|promote` ends it. Each change is
+//! one transaction with its audit entry and a generation bump, then the same
+//! cache refresh, so the next gateway call sees it.
 
-use prompthelm_component_kit::request::{path_param, read_optional_json};
+use prompthelm_component_kit::request::{path_param, read_json, read_optional_json};
 use prompthelm_component_kit::{
     ApiError, JsonResponse, Method, RequestContext, RouteTable, StatusCode, route,
 };
 use prompthelm_domain::auth::Scope;
+use prompthelm_domain::canary::CanaryRequest;
 use prompthelm_store::cache;
 use prompthelm_store::caller::authorize;
-use prompthelm_store::versions::{self, Expected, Promotion};
+use prompthelm_store::canary::{self, Canary, CanaryChange, Outcome};
+use prompthelm_store::versions::{self, CanaryEnd, Expected, Promotion};
 use prompthelm_store::{Stamp, prompts};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use spin_sdk::http::Request;
 
 #[derive(Debug, Clone, Copy)]
 enum Endpoint {
     Promote,
+    StartCanary,
+    GetCanary,
+    EndCanary,
 }
 
-const ROUTES: RouteTable<Endpoint> = RouteTable(&[route(
-    Method::POST,
-    "/api/v1/prompts/:id/versions/:vid/promote",
-    Endpoint::Promote,
-)]);
+const CANARY: &str = "/api/v1/prompts/:id/canary";
+
+const ROUTES: RouteTable<Endpoint> = RouteTable(&[
+    route(
+        Method::POST,
+        "/api/v1/prompts/:id/versions/:vid/promote",
+        Endpoint::Promote,
+    ),
+    route(Method::POST, CANARY, Endpoint::StartCanary),
+    route(Method::GET, CANARY, Endpoint::GetCanary),
+    route(Method::DELETE, CANARY, Endpoint::EndCanary),
+]);
 
 #[spin_sdk::http_service]
 async fn handler(req: Request) -> JsonResponse {
@@ -47,6 +66,21 @@ async fn handler(req: Request) -> JsonResponse {
                 StatusCode::OK,
                 promote(&ctx, req, &prompt_id, &version_id).await,
             )
+        }
+        Ok(Endpoint::StartCanary) => {
+            let prompt_id = path_param(&req, "id").unwrap_or_default();
+            match start_canary(&ctx, req, &prompt_id).await {
+                Ok(change) if change.created => ctx.json(StatusCode::CREATED, &change),
+                other => ctx.respond(StatusCode::OK, other),
+            }
+        }
+        Ok(Endpoint::GetCanary) => {
+            let prompt_id = path_param(&req, "id").unwrap_or_default();
+            ctx.respond(StatusCode::OK, get_canary(&req, &prompt_id).await)
+        }
+        Ok(Endpoint::EndCanary) => {
+            let prompt_id = path_param(&req, "id").unwrap_or_default();
+            ctx.respond(StatusCode::OK, end_canary(&ctx, &req, &prompt_id).await)
         }
     }
 }
@@ -91,4 +125,72 @@ async fn promote(
         .warnings
         .extend(cache::refresh_after_commit(&db, &principal.organization_id, prompt_id).await);
     Ok(promotion)
+}
+
+/// `POST /api/v1/prompts/:id/canary`: starts a canary or changes the
+/// running one. Scope `prompts:write`.
+async fn start_canary(
+    ctx: &RequestContext,
+    req: Request,
+    prompt_id: &str,
+) -> Result<CanaryChange, ApiError> {
+    let (principal, db, _) = authorize(&req, Scope::PromptsWrite, &[]).await?;
+    let body: CanaryRequest = read_json(req).await?;
+    let settings = body.validate().map_err(ApiError::invalid_fields)?;
+    let stamp = Stamp::from(ctx);
+    // Checked before the transaction too, so a 404 never takes the write lock.
+    prompts::get(&db, &principal.organization_id, prompt_id).await?;
+    let mut change = db
+        .transaction(async |db| canary::set(db, &principal, prompt_id, &settings, stamp).await)
+        .await?;
+    // Committed: from here on nothing may turn the answer into an error.
+    change
+        .warnings
+        .extend(cache::refresh_after_commit(&db, &principal.organization_id, prompt_id).await);
+    Ok(change)
+}
+
+/// `GET`'s answer: the running canary, or `null`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CanaryState {
+    prompt_id: String,
+    canary: Option<Canary>,
+}
+
+/// `GET /api/v1/prompts/:id/canary`. Scope `prompts:read`.
+async fn get_canary(req: &Request, prompt_id: &str) -> Result<CanaryState, ApiError> {
+    let (principal, db, _) = authorize(req, Scope::PromptsRead, &[]).await?;
+    prompts::get(&db, &principal.organization_id, prompt_id).await?;
+    Ok(CanaryState {
+        prompt_id: prompt_id.to_owned(),
+        canary: canary::get(&db, &principal.organization_id, prompt_id).await?,
+    })
+}
+
+/// `DELETE /api/v1/prompts/:id/canary?outcome=revert|promote` (default
+/// `revert`). Scope `prompts:write`.
+async fn end_canary(
+    ctx: &RequestContext,
+    req: &Request,
+    prompt_id: &str,
+) -> Result<CanaryEnd, ApiError> {
+    let (principal, db, query) = authorize(req, Scope::PromptsWrite, &["outcome"]).await?;
+    let outcome = match query.get("outcome") {
+        None => Outcome::Revert,
+        Some(name) => Outcome::parse(name).ok_or_else(|| {
+            ApiError::validation_error(format!("outcome must be revert or promote, not {name:?}"))
+        })?,
+    };
+    let stamp = Stamp::from(ctx);
+    prompts::get(&db, &principal.organization_id, prompt_id).await?;
+    let mut ended = db
+        .transaction(async |db| {
+            versions::end_canary(db, &principal, prompt_id, outcome, stamp).await
+        })
+        .await?;
+    ended
+        .warnings
+        .extend(cache::refresh_after_commit(&db, &principal.organization_id, prompt_id).await);
+    Ok(ended)
 }

@@ -77,6 +77,10 @@ pub mod codes {
     /// The execution-log filter expression (`q`) is not in the filter
     /// language: 400, the message naming the problem.
     pub const INVALID_FILTER: &str = "INVALID_FILTER";
+    /// The prompt has no running canary (`DELETE /prompts/:id/canary`): 404.
+    pub const CANARY_NOT_FOUND: &str = "CANARY_NOT_FOUND";
+    /// A canary's candidate is the production version already: 409.
+    pub const CANARY_IS_PRODUCTION: &str = "CANARY_IS_PRODUCTION";
     /// No execution log with this id in the caller's organization: 404.
     pub const EXECUTION_LOG_NOT_FOUND: &str = "EXECUTION_LOG_NOT_FOUND";
 }

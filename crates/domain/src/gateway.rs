@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::canary;
 use crate::compare::VersionContent;
 use crate::template::{self, ResolveError};
 use crate::validation::{
@@ -68,6 +69,9 @@ pub struct GatewayRequest {
     pub stop_sequences: Option<Vec<String>>,
     pub environment: Option<String>,
     pub timeout_ms: Option<u64>,
+    /// The sticky key of a running canary (`canary::split_key`): the same
+    /// user, the same version. Ignored when no canary runs.
+    pub user_id: Option<String>,
 }
 
 /// What a valid request asks to run.
@@ -180,6 +184,9 @@ pub fn validate(
             value,
             MAX_TEXT_LEN,
         );
+    }
+    if let Some(user_id) = &req.user_id {
+        canary::check_user_id(&mut errors, "userId", user_id);
     }
     match req.model.as_deref() {
         Some("") => errors.push(FieldError::new("model", codes::REQUIRED, "model is empty")),
@@ -335,8 +342,9 @@ mod tests {
         let r = req(
             r#"{"promptSlug":"s","variables":{"a":"1"},"system":"x","user":"y","model":"gpt-4o",
                 "temperature":0.5,"maxTokens":10,"topP":0.9,"stopSequences":["a"],
-                "environment":"development","timeoutMs":500}"#,
+                "environment":"development","timeoutMs":500,"userId":"u-1"}"#,
         );
+        assert_eq!(r.user_id.as_deref(), Some("u-1"));
         assert_eq!(r.max_tokens, Some(10));
         assert_eq!(r.timeout_ms, Some(500));
         let err = serde_json::from_str::<GatewayRequest>(r#"{"max_tokens":1}"#).unwrap_err();
@@ -399,7 +407,8 @@ mod tests {
         let errors = validate(
             &req(
                 r#"{"promptSlug":"s","promptId":"p","environment":"staging","model":"bad model",
-                "temperature":3,"maxTokens":0,"topP":0,"stopSequences":[""],"timeoutMs":0}"#,
+                "temperature":3,"maxTokens":0,"topP":0,"stopSequences":[""],"timeoutMs":0,
+                "userId":""}"#,
             ),
             1,
         )
@@ -409,6 +418,7 @@ mod tests {
             [
                 "promptId",
                 "environment",
+                "userId",
                 "model",
                 "temperature",
                 "maxTokens",

@@ -10,6 +10,7 @@
 
 pub mod analytics;
 pub mod auth;
+pub mod canary;
 pub mod compare;
 pub mod envelope;
 pub mod feedback;

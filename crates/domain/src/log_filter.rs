@@ -40,6 +40,7 @@
 //! | `cost` | `cost_usd` | number (USD) |
 //! | `httpStatus` | `http_status` | number |
 //! | `stream` | `stream` | boolean, `true` or `false` |
+//! | `canary` | `canary` | boolean: served by a running canary's candidate |
 //!
 //! A field is named by its API name (camelCase) or by its column name
 //! (`latency_ms`), in any letter case, bare or in double quotes
@@ -68,10 +69,10 @@
 //!   tighter than `OR`).
 //! - A comparison puts a field on one side and a value on the other:
 //!   `=`, `!=` (or `<>`), `<`, `<=`, `>`, `>=`. `2000 < latencyMs` is the
-//!   same as `latencyMs > 2000`. `stream` takes only `=`, `!=`/`<>` and
-//!   `IN`.
+//!   same as `latencyMs > 2000`. The booleans (`stream`, `canary`) take
+//!   only `=`, `!=`/`<>` and `IN`.
 //! - `field [NOT] IN (value, ...)`: 1 to 100 values.
-//! - `field [NOT] BETWEEN low AND high` (not on `stream`).
+//! - `field [NOT] BETWEEN low AND high` (not on the booleans).
 //! - `field [NOT] LIKE 'pattern' [ESCAPE 'c']`, on text fields only: `%` is
 //!   any run of characters, `_` any one character; SQLite's `LIKE` ignores
 //!   ASCII case.
@@ -79,7 +80,7 @@
 //! - Values are single-quoted strings (`'it''s'` doubles a quote), numbers
 //!   (`2000`, `-1`, `0.01`, `1e3`) and `true`/`false`. A value must match its
 //!   field's type: text for text fields, a number for number fields,
-//!   `true`/`false` for `stream`. `status` and `environment` also accept only
+//!   `true`/`false` for the booleans. `status` and `environment` also accept only
 //!   their listed values (outside of `LIKE` patterns).
 //!
 //! # Refused
@@ -239,6 +240,7 @@ const FIELDS: &[Field] = &[
     field("cost", "cost_usd", Kind::Number),
     field("httpStatus", "http_status", Kind::Number),
     field("stream", "stream", Kind::Boolean),
+    field("canary", "canary", Kind::Boolean),
 ];
 
 fn lookup(name: &str) -> Option<&'static Field> {
@@ -1314,6 +1316,8 @@ mod tests {
             include_str!("../../../migrations/0004_rollups.sql"),
             include_str!("../../../migrations/0005_daily_rollups.sql"),
             include_str!("../../../migrations/0006_feedback_and_minutes.sql"),
+            // The `canary` column.
+            include_str!("../../../migrations/0007_canary.sql"),
         ] {
             db.execute_batch(migration).unwrap();
         }
@@ -1321,15 +1325,15 @@ mod tests {
             "INSERT INTO execution_logs (id, organization_id, actor, prompt_id, environment,
                 model, provider, stream, status, error_code, http_status, latency_ms,
                 provider_latency_ms, input_tokens, output_tokens, cost_usd, cost_known,
-                request_id, user_agent, created_at) VALUES
+                request_id, user_agent, created_at, canary) VALUES
              ('exe_1', 'org_a', 'tok', 'prm_1', 'production', 'gpt-4o', 'openai', 0,
-                'success', NULL, 200, 120, 100, 10, 20, 0.02, 1, 'req_1', 'sdk/1', 1),
+                'success', NULL, 200, 120, 100, 10, 20, 0.02, 1, 'req_1', 'sdk/1', 1, 0),
              ('exe_2', 'org_a', 'tok', 'prm_1', 'production', 'claude-sonnet-4', 'anthropic', 1,
-                'error', 'PROVIDER_TIMEOUT', 504, 3000, NULL, 10, 0, 0, 1, 'req_2', NULL, 2),
+                'error', 'PROVIDER_TIMEOUT', 504, 3000, NULL, 10, 0, 0, 1, 'req_2', NULL, 2, 0),
              ('exe_3', 'org_a', 'tok', 'prm_2', 'development', 'gpt-4o-mini', 'openai', 0,
-                'error', 'UPSTREAM_FAILURE', 502, 2500, 2400, 5, 0, 0.001, 1, 'req_3', 'it''s', 3),
+                'error', 'UPSTREAM_FAILURE', 502, 2500, 2400, 5, 0, 0.001, 1, 'req_3', 'it''s', 3, 1),
              ('exe_4', 'org_b', 'tok', 'prm_9', 'production', 'gpt-4o', 'openai', 0,
-                'error', 'PROVIDER_TIMEOUT', 504, 9000, NULL, 0, 0, 0, 1, 'req_4', NULL, 4);
+                'error', 'PROVIDER_TIMEOUT', 504, 9000, NULL, 0, 0, 0, 1, 'req_4', NULL, 4, 1);
              INSERT INTO execution_feedback (id, organization_id, execution_id, prompt_key,
                 version_key, call_at, name, source, score, actor, request_id, created_at,
                 updated_at) VALUES
@@ -1673,6 +1677,8 @@ mod tests {
             ("model LIKE 'GPT-%'", &["exe_1", "exe_3"]),
             ("stream = true", &["exe_2"]),
             ("NOT stream = true", &["exe_1", "exe_3"]),
+            ("canary = true", &["exe_3"]),
+            ("canary = false AND stream = false", &["exe_1"]),
             ("providerLatencyMs IS NULL", &["exe_2"]),
             ("userAgent = 'it''s'", &["exe_3"]),
             ("latencyMs BETWEEN 120 AND 2500", &["exe_1", "exe_3"]),
@@ -2022,7 +2028,7 @@ mod tests {
             "unknown field `nope`; the fields are status, errorCode, model, provider, \
              environment, promptId, versionId, version, requestId, userAgent, latencyMs, \
              providerLatencyMs, inputTokens, outputTokens, cachedInputTokens, cost, \
-             httpStatus, stream (at column 22)"
+             httpStatus, stream, canary (at column 22)"
         );
         assert_eq!(
             refused("status = 'error'\nAND latencyMs > 'slow'"),

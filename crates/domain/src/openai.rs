@@ -17,8 +17,10 @@
 //!   user text; earlier turns are not sent.
 //! - `temperature`, `top_p`, `max_completion_tokens` (or `max_tokens`) and
 //!   `stop` (a string or a list) override the version's; `stream` and
-//!   `stream_options.include_usage` choose the answer; `user` is accepted
-//!   and ignored; `n` other than 1 and `tools`/`functions` are refused.
+//!   `stream_options.include_usage` choose the answer; `user` is the sticky
+//!   key of a running canary (the gateway's `userId`, same rules; OpenAI
+//!   documents it as a stable end-user id); `n` other than 1 and
+//!   `tools`/`functions` are refused.
 
 use std::collections::BTreeMap;
 
@@ -199,6 +201,7 @@ pub fn to_gateway(req: ChatCompletionRequest) -> Result<Mapped, Vec<FieldError>>
         temperature: req.temperature,
         max_tokens: req.max_completion_tokens.or(req.max_tokens),
         top_p: req.top_p,
+        user_id: req.user,
         stop_sequences: req.stop.map(|stop| match stop {
             Stop::One(s) => vec![s],
             Stop::Many(v) => v,
@@ -282,6 +285,7 @@ pub fn param_for(field: &str) -> String {
             field.strip_prefix("variables").unwrap_or_default()
         ),
         "user" | "system" => "messages".to_owned(),
+        "userId" => "user".to_owned(),
         "promptSlug" | "promptId" | "environment" => "model".to_owned(),
         _ => field.to_owned(),
     }
@@ -478,6 +482,7 @@ mod tests {
         assert_eq!(body.model, None);
         assert_eq!(body.system, None);
         assert_eq!(body.user, None);
+        assert_eq!(body.user_id.as_deref(), Some("u-1"));
         assert_eq!(body.temperature, Some(0.5));
         assert_eq!(body.max_tokens, Some(20));
         assert_eq!(body.top_p, Some(0.9));

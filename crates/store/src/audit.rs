@@ -24,6 +24,9 @@ pub mod actions {
     pub const PROMPT_UNARCHIVE: &str = "prompt.unarchive";
     pub const VERSION_CREATE: &str = "prompt.version.create";
     pub const PROMPT_PROMOTE: &str = "prompt.promote";
+    pub const CANARY_START: &str = "prompt.canary.start";
+    pub const CANARY_UPDATE: &str = "prompt.canary.update";
+    pub const CANARY_END: &str = "prompt.canary.end";
     pub const EXECUTION_LOGS_PURGE: &str = "execution_logs.purge";
 }
 

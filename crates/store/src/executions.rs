@@ -49,6 +49,8 @@ pub struct ExecutionLog {
     pub prompt_id: Option<String>,
     pub version_id: Option<String>,
     pub version: Option<String>,
+    /// Whether a running canary's candidate served the call.
+    pub canary: bool,
     pub environment: Option<&'static str>,
     pub model: Option<String>,
     pub provider: Option<String>,
@@ -82,8 +84,8 @@ pub async fn insert(db: &Db, log: &ExecutionLog) -> Result<(), ApiError> {
          environment, model, provider, stream, status, error_code, http_status, latency_ms, \
          provider_latency_ms, input_tokens, output_tokens, cached_input_tokens, cost_usd, \
          cost_known, request_id, user_agent, request_body, response_body, created_at, \
-         latency_bucket) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         latency_bucket, canary) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             Value::Text(log.id.clone()),
             Value::Text(log.organization_id.clone()),
@@ -115,6 +117,7 @@ pub async fn insert(db: &Db, log: &ExecutionLog) -> Result<(), ApiError> {
             Value::Integer(i64::from(latency::bucket_index(
                 u64::try_from(log.latency_ms).unwrap_or(0),
             ))),
+            Value::Integer(i64::from(log.canary)),
         ],
     )
     .await?;
@@ -126,7 +129,7 @@ pub async fn insert(db: &Db, log: &ExecutionLog) -> Result<(), ApiError> {
 const SUMMARY_COLUMNS: &str = "seq, id, prompt_id, version_id, version, environment, model, \
      provider, stream, status, error_code, http_status, latency_ms, provider_latency_ms, \
      input_tokens, output_tokens, cached_input_tokens, cost_usd, cost_known, actor, request_id, \
-     user_agent, created_at";
+     user_agent, created_at, canary";
 
 /// A log as listed by `GET /api/v1/execution-logs`: everything but the bodies.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -136,6 +139,8 @@ pub struct LogSummary {
     pub prompt_id: Option<String>,
     pub version_id: Option<String>,
     pub version: Option<String>,
+    /// Whether a running canary's candidate served the call.
+    pub canary: bool,
     pub environment: Option<String>,
     pub model: Option<String>,
     pub provider: Option<String>,
@@ -178,6 +183,7 @@ fn summary(row: &Row) -> Result<LogSummary, ApiError> {
         prompt_id: row.opt_text(2)?,
         version_id: row.opt_text(3)?,
         version: row.opt_text(4)?,
+        canary: row.bool(23)?,
         environment: row.opt_text(5)?,
         model: row.opt_text(6)?,
         provider: row.opt_text(7)?,
@@ -295,8 +301,8 @@ pub async fn get(db: &Db, organization_id: &str, id: &str) -> Result<Option<LogD
     };
     Ok(Some(LogDetail {
         summary: summary(&row)?,
-        request_body: body(23)?,
-        response_body: body(24)?,
+        request_body: body(24)?,
+        response_body: body(25)?,
     }))
 }
 

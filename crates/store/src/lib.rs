@@ -3,7 +3,8 @@
 //! key-value cache of production resolves.
 //!
 //! Modules depend one way: `db` and `schema` at the bottom; `auth`, `audit`;
-//! `prompts`; `versions` (which checks prompts); `prompt_detail` (both);
+//! `prompts`; `canary` (a prompt's sticky canary); `versions` (which checks
+//! prompts, and ends a running canary on promote); `prompt_detail` (both);
 //! `resolved` (the database's answer for an environment); `cache` (the KV
 //! copy of it); `caller` (the request preamble over `db` and `auth`). No
 //! module imports one that imports it back.
@@ -22,6 +23,7 @@ pub mod audit;
 pub mod auth;
 pub mod cache;
 pub mod caller;
+pub mod canary;
 pub mod db;
 pub mod executions;
 pub mod feedback;

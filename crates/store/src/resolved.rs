@@ -4,6 +4,7 @@
 //! of the cache; the cache builds on it.
 
 use prompthelm_component_kit::ApiError;
+use prompthelm_domain::canary::StickyBy;
 use prompthelm_domain::compare::VersionContent;
 pub use prompthelm_domain::gateway::Environment;
 use serde::{Deserialize, Serialize};
@@ -23,6 +24,22 @@ pub struct ResolvedPrompt {
     /// The environment's version; `None` before the first promote (or save,
     /// for development).
     pub version: Option<ResolvedVersion>,
+    /// Production's running canary, loaded in the same statement as the
+    /// version, so the cache entry carries it under the same generation.
+    /// Always `None` for development. Absent in entries written before
+    /// canaries existed, which is right: none ran then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<ResolvedCanary>,
+}
+
+/// A running canary as the gateway needs it: the candidate's full content
+/// and the split's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolvedCanary {
+    pub version: ResolvedVersion,
+    pub percent: u8,
+    pub sticky_by: StickyBy,
 }
 
 /// The version content the gateway renders and sends.
@@ -55,17 +72,25 @@ pub async fn load(
         PromptRef::Id(id) => ("p.id", id),
         PromptRef::Slug(slug) => ("p.slug", slug),
     };
-    let pointer = match environment {
-        Environment::Production => "p.production_version_id",
-        Environment::Development => "p.development_version_id",
+    // Production joins its canary and the candidate's content (columns 14
+    // on); development has none.
+    let (pointer, canary_columns, canary_joins) = match environment {
+        Environment::Production => (
+            "p.production_version_id",
+            ", k.percent, k.sticky_by, c.id, c.version, c.system, c.user_template, \
+             c.variables, c.model, c.temperature, c.max_tokens, c.top_p, c.stop_sequences",
+            " LEFT JOIN prompt_canaries k ON k.prompt_id = p.id \
+             LEFT JOIN prompt_versions c ON c.id = k.version_id",
+        ),
+        Environment::Development => ("p.development_version_id", "", ""),
     };
     let row = db
         .row(
             &format!(
                 "SELECT p.id, p.slug, p.archived_at, p.generation, v.id, v.version, v.system, \
                  v.user_template, v.variables, v.model, v.temperature, v.max_tokens, v.top_p, \
-                 v.stop_sequences FROM prompts p \
-                 LEFT JOIN prompt_versions v ON v.id = {pointer} \
+                 v.stop_sequences{canary_columns} FROM prompts p \
+                 LEFT JOIN prompt_versions v ON v.id = {pointer}{canary_joins} \
                  WHERE p.organization_id = ? AND {column} = ?"
             ),
             [
@@ -86,13 +111,40 @@ fn entry(row: &Row) -> Result<ResolvedPrompt, ApiError> {
             content: content_at(row, 6)?,
         }),
     };
+    // Only production's statement has the canary columns (14 on).
+    let canary = if row.0.len() > 14 {
+        canary_at(row, 14)?
+    } else {
+        None
+    };
     Ok(ResolvedPrompt {
         prompt_id: row.text(0)?,
         slug: row.text(1)?,
         archived: row.opt_int(2)?.is_some(),
         generation: row.int(3)?,
         version,
+        canary,
     })
+}
+
+/// Reads `percent, sticky_by, id, version` and the content columns of a
+/// canary starting at column `first`; `None` when no canary runs.
+fn canary_at(row: &Row, first: usize) -> Result<Option<ResolvedCanary>, ApiError> {
+    let Some(percent) = row.opt_int(first)? else {
+        return Ok(None);
+    };
+    let sticky_by = row.text(first + 1)?;
+    Ok(Some(ResolvedCanary {
+        percent: u8::try_from(percent)
+            .map_err(|_| ApiError::internal("canary percent out of range"))?,
+        sticky_by: StickyBy::parse(&sticky_by)
+            .ok_or_else(|| ApiError::internal("unknown canary sticky_by"))?,
+        version: ResolvedVersion {
+            id: row.text(first + 2)?,
+            version: row.text(first + 3)?,
+            content: content_at(row, first + 4)?,
+        },
+    }))
 }
 
 /// The prompt a caller named and its generation, read from the database at
@@ -156,12 +208,31 @@ mod tests {
                     ..VersionContent::default()
                 },
             }),
+            canary: Some(ResolvedCanary {
+                version: ResolvedVersion {
+                    id: "ver_2".into(),
+                    version: "1.2.0".into(),
+                    content: VersionContent::default(),
+                },
+                percent: 30,
+                sticky_by: StickyBy::User,
+            }),
         };
         let text = serde_json::to_string(&entry).unwrap();
         assert!(text.contains(r#""stopSequences":["END"]"#), "{text}");
+        assert!(text.contains(r#""percent":30,"stickyBy":"user""#), "{text}");
         assert_eq!(
             serde_json::from_str::<ResolvedPrompt>(&text).unwrap(),
             entry
         );
+    }
+
+    #[test]
+    fn entries_written_before_canaries_read_as_without_one() {
+        let old =
+            r#"{"generation":1,"promptId":"prm_1","slug":"s","archived":false,"version":null}"#;
+        let entry: ResolvedPrompt = serde_json::from_str(old).unwrap();
+        assert_eq!(entry.canary, None);
+        assert!(!serde_json::to_string(&entry).unwrap().contains("canary"));
     }
 }

@@ -20,6 +20,7 @@ use spin_sdk::sqlite::Value;
 use crate::Stamp;
 use crate::audit::{self, NewEntry, actions};
 use crate::auth::Principal;
+use crate::canary::{self, Cause, EndedCanary, Outcome};
 use crate::db::{Db, Row, json_text, opt};
 use crate::prompts;
 
@@ -233,16 +234,6 @@ fn clamp(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-async fn generation(db: &Db, prompt_id: &str) -> Result<i64, ApiError> {
-    db.row(
-        "SELECT generation FROM prompts WHERE id = ?",
-        [Value::Text(prompt_id.to_owned())],
-    )
-    .await?
-    .ok_or_else(|| ApiError::internal("prompt vanished inside its transaction"))?
-    .int(0)
-}
-
 /// What a promote did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -263,6 +254,11 @@ pub struct Promotion {
     pub audit_entry_id: Option<String>,
     /// The prompt's generation after the promote (the cache's version).
     pub generation: i64,
+    /// The canary this promote ended (every promote that moves the pointer
+    /// ends a running canary, in its transaction): outcome `promote` when
+    /// the candidate was promoted, else `revert`. Absent when none ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended_canary: Option<EndedCanary>,
     /// What went wrong after the commit (the cache refresh); the promote
     /// itself is done.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -283,8 +279,10 @@ pub enum Expected<'a> {
 
 /// Moves the production pointer of a prompt of `principal`'s organization
 /// to one of its versions and audits it with `revert` set when the version
-/// had been production before. Promoting the current production version
-/// changes nothing. Call inside a transaction.
+/// had been production before. A running canary ends with it (see
+/// [`Promotion::ended_canary`]): production moved under it, so its split no
+/// longer compares what it was started to compare. Promoting the current
+/// production version changes nothing. Call inside a transaction.
 pub async fn promote(
     db: &Db,
     principal: &Principal,
@@ -292,6 +290,27 @@ pub async fn promote(
     version_id: &str,
     expected: Expected<'_>,
     stamp: Stamp<'_>,
+) -> Result<Promotion, ApiError> {
+    promote_ending_canary(
+        db,
+        principal,
+        prompt_id,
+        version_id,
+        expected,
+        stamp,
+        Cause::Promote,
+    )
+    .await
+}
+
+async fn promote_ending_canary(
+    db: &Db,
+    principal: &Principal,
+    prompt_id: &str,
+    version_id: &str,
+    expected: Expected<'_>,
+    stamp: Stamp<'_>,
+    cause: Cause,
 ) -> Result<Promotion, ApiError> {
     let org = &principal.organization_id;
     let prompt = prompts::get_active(db, org, prompt_id).await?;
@@ -327,7 +346,8 @@ pub async fn promote(
             changed: false,
             revert: false,
             audit_entry_id: None,
-            generation: generation(db, prompt_id).await?,
+            generation: canary::generation(db, prompt_id).await?,
+            ended_canary: None,
             warnings: Vec::new(),
         });
     }
@@ -360,6 +380,17 @@ pub async fn promote(
         },
     )
     .await?;
+    let ended_canary = match canary::get(db, org, prompt_id).await? {
+        Some(running) => {
+            let outcome = if running.version_id == version_id {
+                Outcome::Promote
+            } else {
+                Outcome::Revert
+            };
+            Some(canary::close(db, principal, running, outcome, cause, stamp).await?)
+        }
+        None => None,
+    };
     Ok(Promotion {
         prompt_id: prompt_id.to_owned(),
         version_id: target.id,
@@ -369,7 +400,79 @@ pub async fn promote(
         changed: true,
         revert,
         audit_entry_id: Some(audit_entry_id),
-        generation: generation(db, prompt_id).await?,
+        generation: canary::generation(db, prompt_id).await?,
+        ended_canary,
+        warnings: Vec::new(),
+    })
+}
+
+/// What ending a canary did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CanaryEnd {
+    /// The canary as it ran until it ended.
+    pub canary: canary::Canary,
+    pub outcome: Outcome,
+    /// The promote of the candidate, for outcome `promote`; else `null`.
+    pub promotion: Option<Promotion>,
+    /// The `prompt.canary.end` entry.
+    pub audit_entry_id: String,
+    /// The prompt's generation after the change (the cache's version).
+    pub generation: i64,
+    /// What went wrong after the commit (the cache refresh).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// Ends the running canary of a prompt of `principal`'s organization:
+/// `Revert` leaves production as it is; `Promote` promotes the candidate
+/// exactly as `POST .../versions/:vid/promote` does (its `prompt.promote`
+/// entry, `revert` set if it had been production before), then the canary
+/// ends with it. Either way one `prompt.canary.end` entry (`endedBy: end`).
+/// 404 `CANARY_NOT_FOUND` when none runs; 409 `PROMPT_ARCHIVED`. The one
+/// way to end a canary, for a person (`DELETE /prompts/:id/canary`) and
+/// for the system (a `Principal` of actor type `system`). Call inside a
+/// transaction, then refresh the cache.
+pub async fn end_canary(
+    db: &Db,
+    principal: &Principal,
+    prompt_id: &str,
+    outcome: Outcome,
+    stamp: Stamp<'_>,
+) -> Result<CanaryEnd, ApiError> {
+    let org = &principal.organization_id;
+    prompts::get_active(db, org, prompt_id).await?;
+    let running = canary::get(db, org, prompt_id)
+        .await?
+        .ok_or_else(|| canary::not_running(prompt_id))?;
+    let (ended, promotion) = match outcome {
+        Outcome::Revert => (
+            canary::close(db, principal, running, outcome, Cause::End, stamp).await?,
+            None,
+        ),
+        Outcome::Promote => {
+            let mut promotion = promote_ending_canary(
+                db,
+                principal,
+                prompt_id,
+                &running.version_id,
+                Expected::Anything,
+                stamp,
+                Cause::End,
+            )
+            .await?;
+            let ended = promotion.ended_canary.take().ok_or_else(|| {
+                ApiError::internal("promoting the candidate did not end its canary")
+            })?;
+            (ended, Some(promotion))
+        }
+    };
+    Ok(CanaryEnd {
+        canary: ended.canary,
+        outcome: ended.outcome,
+        promotion,
+        audit_entry_id: ended.audit_entry_id,
+        generation: canary::generation(db, prompt_id).await?,
         warnings: Vec::new(),
     })
 }
