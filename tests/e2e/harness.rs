@@ -25,6 +25,21 @@ pub fn app_manifest() -> PathBuf {
     repo_root().join("spin.toml")
 }
 
+/// How many migration files the app has (`migrations/*.sql`), so a new
+/// migration needs no edit in the tests that count them.
+pub fn migration_file_count() -> usize {
+    std::fs::read_dir(repo_root().join("migrations"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "sql")
+        })
+        .count()
+}
+
 pub fn probe_manifest() -> PathBuf {
     repo_root().join("tests/fixtures/probe/spin.toml")
 }

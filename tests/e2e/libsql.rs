@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::api::{Client, id, version_body};
-use crate::harness::{Flavor, Options, app_manifest, binary, repo_root, send};
+use crate::harness::{
+    Flavor, Options, app_manifest, binary, migration_file_count, repo_root, send,
+};
 
 const SQLD_VERSION: &str = "0.24.1-pre.42";
 const BOOTSTRAP: &str = "phk_00112233445566778899aabbccddeeff";
@@ -172,17 +174,7 @@ fn on_libsql(flavor: Flavor) {
             assert!(out.status.success(), "{stderr}");
             assert!(stderr.contains(expect), "{stderr}");
         };
-        // Every file of migrations/, whatever their number.
-        let files = std::fs::read_dir(repo_root().join("migrations"))
-            .unwrap()
-            .filter(|e| {
-                e.as_ref()
-                    .unwrap()
-                    .path()
-                    .extension()
-                    .is_some_and(|x| x == "sql")
-            })
-            .count();
+        let files = migration_file_count();
         migrate(&format!(
             "{files} migration(s) applied now, 0 already applied"
         ));

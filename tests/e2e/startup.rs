@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use crate::harness::{Options, Runtime, app_manifest, probe_manifest, repo_root};
+use crate::harness::{
+    Options, Runtime, app_manifest, migration_file_count, probe_manifest, repo_root,
+};
 
 /// Writes a variant of the probe manifest next to the real one (so relative
 /// sources still resolve) and returns its path.
@@ -116,16 +118,7 @@ fn runtime_config_places_the_default_database() {
 fn migrations_apply_once_across_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let files = std::fs::read_dir(repo_root().join("migrations"))
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "sql")
-        })
-        .count();
+    let files = migration_file_count();
     assert!(files >= 1);
 
     let first = Runtime::start(Options::new(app_manifest()).state_dir(&state))
