@@ -13,6 +13,8 @@ use rusqlite::types::Value as SqlValue;
 
 /// First start in a fresh CI compiles the components in a debug host.
 const START_TIMEOUT: Duration = Duration::from_secs(300);
+/// The first start of each manifest, which fills the compile cache.
+const COLD_START_TIMEOUT: Duration = Duration::from_secs(900);
 
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -70,8 +72,12 @@ pub fn build_components() {
         // One start per manifest fills the shared compiled-code cache, so
         // the tests that start first (one per test thread) do not all
         // compile every component at once.
+        // A cold cache means compiling them all with the debug build's
+        // Cranelift, minutes on 2 busy cores.
         for manifest in [app_manifest(), probe_manifest()] {
-            match Runtime::spawn(Options::new(manifest.clone())) {
+            let mut opts = Options::new(manifest.clone());
+            opts.start_timeout = COLD_START_TIMEOUT;
+            match Runtime::spawn(opts) {
                 Ok(rt) => {
                     rt.stop();
                 }
@@ -108,6 +114,8 @@ pub struct Options {
     /// Shell commands run before `prompthelm up` in the same shell, such as
     /// `ulimit -n 64;` (the runtime then runs through `sh -c ... exec`).
     pub shell_prefix: Option<String>,
+    /// How long it may take to serve.
+    pub start_timeout: Duration,
 }
 
 impl Options {
@@ -118,6 +126,7 @@ impl Options {
             env: Vec::new(),
             state_dir: None,
             shell_prefix: None,
+            start_timeout: START_TIMEOUT,
         }
     }
 
@@ -223,7 +232,7 @@ impl Runtime {
             }
         });
 
-        let deadline = Instant::now() + START_TIMEOUT;
+        let deadline = Instant::now() + opts.start_timeout;
         loop {
             if let Ok(url) = rx.recv_timeout(Duration::from_millis(50)) {
                 return Ok(Runtime {
@@ -245,7 +254,8 @@ impl Runtime {
             if Instant::now() > deadline {
                 let _ = child.kill();
                 panic!(
-                    "prompthelm did not start within {START_TIMEOUT:?}:\n{}",
+                    "prompthelm did not start within {:?}:\n{}",
+                    opts.start_timeout,
                     stderr.lock().unwrap()
                 );
             }
