@@ -48,7 +48,8 @@ pub struct Call {
 /// `auth` (open the database, check the token), `admit` (the rate limit),
 /// `body` (read and validate it), `resolve` (which version runs), `render`
 /// (the template and the provider's request), `provider` (the provider's
-/// answer, received whole), `log` (the execution-log row), and `total`. A
+/// answer, received whole), `log` (the execution-log row), `watch` (the
+/// regression watch, only for a watched prompt), and `total`. A
 /// browser's developer tools show it; the bench reads it for the
 /// breakdown of one call in README "Benchmarks".
 pub struct Phases {
