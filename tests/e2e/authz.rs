@@ -159,6 +159,23 @@ fn every_endpoint_refuses_bad_tokens_and_missing_scopes() {
             other_org: nf(p),
             ..endpoint(
                 "GET",
+                format!("/api/v1/prompts/{pid}/watch"),
+                Some("prompts:read"),
+            )
+        },
+        Endpoint {
+            body: Some(json!({"mode": "notify"})),
+            other_org: nf(p),
+            ..endpoint(
+                "PUT",
+                format!("/api/v1/prompts/{pid}/watch"),
+                Some("prompts:write"),
+            )
+        },
+        Endpoint {
+            other_org: nf(p),
+            ..endpoint(
+                "GET",
                 format!("/api/v1/prompts/{pid}/compare?from={v1}&to={v2}"),
                 Some("prompts:read"),
             )

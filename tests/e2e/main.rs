@@ -40,3 +40,4 @@ mod schemathesis;
 mod sdk_contract;
 mod spin_parity;
 mod startup;
+mod watch;

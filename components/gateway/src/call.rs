@@ -14,10 +14,12 @@ use http::HeaderValue;
 use prompthelm_component_kit::{ApiError, RequestContext, StatusCode, secure_random_bytes};
 use prompthelm_domain::ids::new_id;
 use prompthelm_domain::rate_limit::Decision;
+use prompthelm_domain::watch::Policy;
 use prompthelm_providers::{Cost, Price};
 use prompthelm_store::auth::Principal;
 use prompthelm_store::db::Db;
 use prompthelm_store::executions::{self, ExecutionLog, Status};
+use prompthelm_store::watch;
 use spin_sdk::http::{BoxBody, Request, Response};
 
 use crate::dialect::{Dialect, Mode, boxed, error_response};
@@ -37,13 +39,17 @@ pub struct Call {
     pub pricing: Pricing,
     /// Where the call's time went, phase by phase.
     pub phases: Phases,
+    /// The prompt's regression-watch policy, for a production call of a
+    /// watched prompt (from the resolved entry: no extra SQL otherwise).
+    pub watch: Option<Policy>,
 }
 
 /// The call's time, phase by phase, sent as `Server-Timing` (milliseconds):
 /// `auth` (open the database, check the token), `admit` (the rate limit),
 /// `body` (read and validate it), `resolve` (which version runs), `render`
 /// (the template and the provider's request), `provider` (the provider's
-/// answer, received whole), `log` (the execution-log row), and `total`. A
+/// answer, received whole), `log` (the execution-log row), `watch` (the
+/// regression watch, only for a watched prompt), and `total`. A
 /// browser's developer tools show it; the bench reads it for the
 /// breakdown of one call in README "Benchmarks".
 pub struct Phases {
@@ -147,6 +153,7 @@ impl Call {
             rate: None,
             pricing: Pricing::ListPrices,
             phases,
+            watch: None,
         }
     }
 
@@ -198,9 +205,41 @@ impl Call {
         self.log.http_status = sent_status.as_u16();
         self.log.error_code = error_code.map(str::to_owned);
         self.log.latency_ms = self.elapsed_ms();
-        let stored = executions::insert(&self.db, &self.log).await;
+        executions::insert(&self.db, &self.log).await?;
         self.phases.mark("log");
-        stored
+        self.watch_after_store().await;
+        Ok(())
+    }
+
+    /// The regression watch, inline after the row (and so its rollups) is
+    /// stored: at most one call per prompt per 5 s evaluates (one
+    /// conditional UPDATE decides), the others pay that UPDATE only. The
+    /// call itself is committed, so a failure here is reported on stderr
+    /// (with the request id) and does not change the call's answer.
+    async fn watch_after_store(&mut self) {
+        let (Some(policy), Some(prompt_id)) = (self.watch.take(), self.log.prompt_id.as_deref())
+        else {
+            return;
+        };
+        let evaluated = watch::after_call(
+            &self.db,
+            &self.log.organization_id,
+            prompt_id,
+            &policy,
+            self.ctx.request_id(),
+            prompthelm_component_kit::now_unix_millis(),
+        )
+        .await;
+        if let Err(e) = evaluated {
+            eprintln!(
+                "regression watch of prompt {prompt_id} failed: {} {}: {} (request {})",
+                e.status.as_u16(),
+                e.code,
+                e.message,
+                self.ctx.request_id()
+            );
+        }
+        self.phases.mark("watch");
     }
 
     /// Logs the failure, then answers with its envelope.

@@ -6,7 +6,7 @@
 use prompthelm_component_kit::{ApiError, StatusCode, codes, request};
 use prompthelm_domain::auth::parse_bearer;
 use prompthelm_domain::canary;
-use prompthelm_domain::gateway::{self, GatewayRequest, PromptName, Target};
+use prompthelm_domain::gateway::{self, Environment, GatewayRequest, PromptName, Target};
 use prompthelm_domain::openai::{self, ChatCompletionRequest};
 use prompthelm_domain::rate_limit::WINDOW_MS;
 use prompthelm_domain::validation::{self, FieldError};
@@ -119,6 +119,9 @@ pub async fn prepare(
             // prompt is archived (or has no version there) shows up in the
             // prompt's logs and analytics.
             call.log.prompt_id = Some(resolved.prompt_id.clone());
+            if *environment == Environment::Production {
+                call.watch = resolved.watch.clone();
+            }
             let resolve::Arm { version, canary } = resolve::arm(
                 &resolved,
                 *environment,

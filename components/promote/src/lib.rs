@@ -18,6 +18,11 @@
 //! when none runs), `DELETE ?outcome=revert|promote` ends it. Each change is
 //! one transaction with its audit entry and a generation bump, then the same
 //! cache refresh, so the next gateway call sees it.
+//!
+//! And the regression watch's policy, `/api/v1/prompts/:id/watch`: `PUT`
+//! sets it (audited, generation bumped, cache refreshed), `GET` shows it
+//! with the last verdict. The watch itself runs in the gateway
+//! (`store::watch::after_call`).
 
 use prompthelm_component_kit::request::{path_param, read_json, read_optional_json};
 use prompthelm_component_kit::{
@@ -25,10 +30,12 @@ use prompthelm_component_kit::{
 };
 use prompthelm_domain::auth::Scope;
 use prompthelm_domain::canary::CanaryRequest;
+use prompthelm_domain::watch::PolicyRequest;
 use prompthelm_store::cache;
 use prompthelm_store::caller::authorize;
 use prompthelm_store::canary::{self, Canary, CanaryChange, Outcome};
 use prompthelm_store::versions::{self, CanaryEnd, Expected, Promotion};
+use prompthelm_store::watch::{self, WatchState};
 use prompthelm_store::{Stamp, prompts};
 use serde::{Deserialize, Serialize};
 use spin_sdk::http::Request;
@@ -39,6 +46,8 @@ enum Endpoint {
     StartCanary,
     GetCanary,
     EndCanary,
+    GetWatch,
+    PutWatch,
 }
 
 const CANARY: &str = "/api/v1/prompts/:id/canary";
@@ -52,7 +61,11 @@ const ROUTES: RouteTable<Endpoint> = RouteTable(&[
     route(Method::POST, CANARY, Endpoint::StartCanary),
     route(Method::GET, CANARY, Endpoint::GetCanary),
     route(Method::DELETE, CANARY, Endpoint::EndCanary),
+    route(Method::GET, WATCH, Endpoint::GetWatch),
+    route(Method::PUT, WATCH, Endpoint::PutWatch),
 ]);
+
+const WATCH: &str = "/api/v1/prompts/:id/watch";
 
 #[spin_sdk::http_service]
 async fn handler(req: Request) -> JsonResponse {
@@ -81,6 +94,14 @@ async fn handler(req: Request) -> JsonResponse {
         Ok(Endpoint::EndCanary) => {
             let prompt_id = path_param(&req, "id").unwrap_or_default();
             ctx.respond(StatusCode::OK, end_canary(&ctx, &req, &prompt_id).await)
+        }
+        Ok(Endpoint::GetWatch) => {
+            let prompt_id = path_param(&req, "id").unwrap_or_default();
+            ctx.respond(StatusCode::OK, get_watch(&req, &prompt_id).await)
+        }
+        Ok(Endpoint::PutWatch) => {
+            let prompt_id = path_param(&req, "id").unwrap_or_default();
+            ctx.respond(StatusCode::OK, put_watch(&ctx, req, &prompt_id).await)
         }
     }
 }
@@ -193,4 +214,37 @@ async fn end_canary(
         .warnings
         .extend(cache::refresh_after_commit(&db, &principal.organization_id, prompt_id).await);
     Ok(ended)
+}
+
+/// `GET /api/v1/prompts/:id/watch`: the policy (defaults when never set)
+/// and the last verdict with its numbers. Scope `prompts:read`.
+async fn get_watch(req: &Request, prompt_id: &str) -> Result<WatchState, ApiError> {
+    let (principal, db, _) = authorize(req, Scope::PromptsRead, &[]).await?;
+    prompts::get(&db, &principal.organization_id, prompt_id).await?;
+    watch::get(&db, &principal.organization_id, prompt_id).await
+}
+
+/// `PUT /api/v1/prompts/:id/watch`: sets the policy (`mode` required, every
+/// threshold left out takes its default; 422 naming each bad one). Scope
+/// `prompts:write`. Audited `prompt.watch.update`; the gateway's cache
+/// entry follows through the generation, like a promote.
+async fn put_watch(
+    ctx: &RequestContext,
+    req: Request,
+    prompt_id: &str,
+) -> Result<WatchState, ApiError> {
+    let (principal, db, _) = authorize(&req, Scope::PromptsWrite, &[]).await?;
+    let body: PolicyRequest = read_json(req).await?;
+    let policy = body.validate().map_err(ApiError::invalid_fields)?;
+    let stamp = Stamp::from(ctx);
+    // Checked before the transaction too, so a 404 never takes the write lock.
+    prompts::get(&db, &principal.organization_id, prompt_id).await?;
+    let mut state = db
+        .transaction(async |db| watch::put(db, &principal, prompt_id, &policy, stamp).await)
+        .await?;
+    // Committed: from here on nothing may turn the answer into an error.
+    state
+        .warnings
+        .extend(cache::refresh_after_commit(&db, &principal.organization_id, prompt_id).await);
+    Ok(state)
 }

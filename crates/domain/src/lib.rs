@@ -30,5 +30,6 @@ pub mod template;
 pub mod time;
 pub mod validation;
 pub mod variables;
+pub mod watch;
 
 pub use envelope::ErrorEnvelope;

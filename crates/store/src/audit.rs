@@ -27,6 +27,7 @@ pub mod actions {
     pub const CANARY_START: &str = "prompt.canary.start";
     pub const CANARY_UPDATE: &str = "prompt.canary.update";
     pub const CANARY_END: &str = "prompt.canary.end";
+    pub const WATCH_UPDATE: &str = "prompt.watch.update";
     pub const EXECUTION_LOGS_PURGE: &str = "execution_logs.purge";
 }
 

@@ -357,6 +357,7 @@ pub(crate) async fn close(
     outcome: Outcome,
     cause: Cause,
     stamp: Stamp<'_>,
+    evidence: Option<&serde_json::Value>,
 ) -> Result<EndedCanary, ApiError> {
     db.run(
         "DELETE FROM prompt_canaries WHERE prompt_id = ?",
@@ -364,6 +365,24 @@ pub(crate) async fn close(
     )
     .await?;
     bump_generation(db, &canary.prompt_id).await?;
+    let mut details = serde_json::json!({
+        "versionId": canary.version_id,
+        "version": canary.version,
+        "percent": canary.percent,
+        "stickyBy": canary.sticky_by,
+        "startedAt": canary.started_at,
+        "outcome": outcome,
+        "endedBy": match cause {
+            Cause::End => "end",
+            Cause::Promote => "promote",
+        },
+    });
+    // The regression watch's reason, so a person reading the log sees why
+    // the system acted.
+    if let Some(evidence) = evidence {
+        details["revert"] = serde_json::Value::Bool(outcome == Outcome::Revert);
+        details["evidence"] = evidence.clone();
+    }
     let audit_entry_id = audit::append(
         db,
         principal,
@@ -372,18 +391,7 @@ pub(crate) async fn close(
             action: actions::CANARY_END,
             prompt_id: Some(&canary.prompt_id),
             version_id: Some(&canary.version_id),
-            details: serde_json::json!({
-                "versionId": canary.version_id,
-                "version": canary.version,
-                "percent": canary.percent,
-                "stickyBy": canary.sticky_by,
-                "startedAt": canary.started_at,
-                "outcome": outcome,
-                "endedBy": match cause {
-                    Cause::End => "end",
-                    Cause::Promote => "promote",
-                },
-            }),
+            details,
         },
     )
     .await?;

@@ -6,7 +6,8 @@
 //! `prompts`; `canary` (a prompt's sticky canary); `versions` (which checks
 //! prompts, and ends a running canary on promote); `prompt_detail` (both);
 //! `resolved` (the database's answer for an environment); `cache` (the KV
-//! copy of it); `caller` (the request preamble over `db` and `auth`). No
+//! copy of it); `watch` (the regression watch, over versions, rollups and
+//! cache); `caller` (the request preamble over `db` and `auth`). No
 //! module imports one that imports it back.
 //!
 //! Rules every function here keeps:
@@ -35,6 +36,7 @@ pub mod rollups;
 pub mod schema;
 pub mod tokens;
 pub mod versions;
+pub mod watch;
 
 /// When, and under which request, a change happens: stamped on the rows
 /// and audit entries it writes.

@@ -7,6 +7,7 @@ use prompthelm_component_kit::ApiError;
 use prompthelm_domain::canary::StickyBy;
 use prompthelm_domain::compare::VersionContent;
 pub use prompthelm_domain::gateway::Environment;
+use prompthelm_domain::watch::Policy;
 use serde::{Deserialize, Serialize};
 use spin_sdk::sqlite::Value;
 
@@ -30,6 +31,12 @@ pub struct ResolvedPrompt {
     /// canaries existed, which is right: none ran then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canary: Option<ResolvedCanary>,
+    /// Production's regression-watch policy when its mode is not `off`
+    /// (same statement, same generation: a policy change bumps it), so a
+    /// call of an unwatched prompt pays nothing for the watch. Always
+    /// `None` for development.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch: Option<Policy>,
 }
 
 /// A running canary as the gateway needs it: the candidate's full content
@@ -73,14 +80,16 @@ pub async fn load(
         PromptRef::Slug(slug) => ("p.slug", slug),
     };
     // Production joins its canary and the candidate's content (columns 14
-    // on); development has none.
+    // to 25) and its watch policy (26); development has none.
     let (pointer, canary_columns, canary_joins) = match environment {
         Environment::Production => (
             "p.production_version_id",
             ", k.percent, k.sticky_by, c.id, c.version, c.system, c.user_template, \
-             c.variables, c.model, c.temperature, c.max_tokens, c.top_p, c.stop_sequences",
+             c.variables, c.model, c.temperature, c.max_tokens, c.top_p, c.stop_sequences, \
+             w.policy",
             " LEFT JOIN prompt_canaries k ON k.prompt_id = p.id \
-             LEFT JOIN prompt_versions c ON c.id = k.version_id",
+             LEFT JOIN prompt_versions c ON c.id = k.version_id \
+             LEFT JOIN prompt_watches w ON w.prompt_id = p.id AND w.mode != 'off'",
         ),
         Environment::Development => ("p.development_version_id", "", ""),
     };
@@ -112,10 +121,14 @@ fn entry(row: &Row) -> Result<ResolvedPrompt, ApiError> {
         }),
     };
     // Only production's statement has the canary columns (14 on).
-    let canary = if row.0.len() > 14 {
-        canary_at(row, 14)?
+    let (canary, watch) = if row.0.len() > 14 {
+        let watch = match row.opt_text(26)? {
+            None => None,
+            Some(_) => Some(row.json(26)?),
+        };
+        (canary_at(row, 14)?, watch)
     } else {
-        None
+        (None, None)
     };
     Ok(ResolvedPrompt {
         prompt_id: row.text(0)?,
@@ -124,6 +137,7 @@ fn entry(row: &Row) -> Result<ResolvedPrompt, ApiError> {
         generation: row.int(3)?,
         version,
         canary,
+        watch,
     })
 }
 
@@ -217,6 +231,7 @@ mod tests {
                 percent: 30,
                 sticky_by: StickyBy::User,
             }),
+            watch: None,
         };
         let text = serde_json::to_string(&entry).unwrap();
         assert!(text.contains(r#""stopSequences":["END"]"#), "{text}");

@@ -299,10 +299,38 @@ pub async fn promote(
         expected,
         stamp,
         Cause::Promote,
+        None,
     )
     .await
 }
 
+/// [`promote`] with the evidence of a system actor (the regression
+/// watch) in its audit entries' `details.evidence`: the same code path as a
+/// person's promote, so the same rules, entries and canary ending.
+pub async fn promote_with_evidence(
+    db: &Db,
+    principal: &Principal,
+    prompt_id: &str,
+    version_id: &str,
+    expected: Expected<'_>,
+    stamp: Stamp<'_>,
+    evidence: &serde_json::Value,
+) -> Result<Promotion, ApiError> {
+    promote_ending_canary(
+        db,
+        principal,
+        prompt_id,
+        version_id,
+        expected,
+        stamp,
+        Cause::Promote,
+        Some(evidence),
+    )
+    .await
+}
+
+// One private path behind promote, end_canary and their system twins.
+#[allow(clippy::too_many_arguments)]
 async fn promote_ending_canary(
     db: &Db,
     principal: &Principal,
@@ -311,6 +339,7 @@ async fn promote_ending_canary(
     expected: Expected<'_>,
     stamp: Stamp<'_>,
     cause: Cause,
+    evidence: Option<&serde_json::Value>,
 ) -> Result<Promotion, ApiError> {
     let org = &principal.organization_id;
     let prompt = prompts::get_active(db, org, prompt_id).await?;
@@ -362,6 +391,16 @@ async fn promote_ending_canary(
     .await?;
     let previous_version_id = previous.as_ref().map(|p| p.id.clone());
     let previous_version = previous.map(|p| p.version);
+    let mut details = serde_json::json!({
+        "previousVersionId": previous_version_id,
+        "previousVersion": previous_version,
+        "versionId": version_id,
+        "version": target.version,
+        "revert": revert,
+    });
+    if let Some(evidence) = evidence {
+        details["evidence"] = evidence.clone();
+    }
     let audit_entry_id = audit::append(
         db,
         principal,
@@ -370,13 +409,7 @@ async fn promote_ending_canary(
             action: actions::PROMPT_PROMOTE,
             prompt_id: Some(prompt_id),
             version_id: Some(version_id),
-            details: serde_json::json!({
-                "previousVersionId": previous_version_id,
-                "previousVersion": previous_version,
-                "versionId": version_id,
-                "version": target.version,
-                "revert": revert,
-            }),
+            details,
         },
     )
     .await?;
@@ -387,7 +420,7 @@ async fn promote_ending_canary(
             } else {
                 Outcome::Revert
             };
-            Some(canary::close(db, principal, running, outcome, cause, stamp).await?)
+            Some(canary::close(db, principal, running, outcome, cause, stamp, evidence).await?)
         }
         None => None,
     };
@@ -440,6 +473,30 @@ pub async fn end_canary(
     outcome: Outcome,
     stamp: Stamp<'_>,
 ) -> Result<CanaryEnd, ApiError> {
+    end_canary_with(db, principal, prompt_id, outcome, stamp, None).await
+}
+
+/// [`end_canary`] by a system actor (the regression watch), with its
+/// evidence in the audit entries' `details.evidence`.
+pub async fn end_canary_with_evidence(
+    db: &Db,
+    principal: &Principal,
+    prompt_id: &str,
+    outcome: Outcome,
+    stamp: Stamp<'_>,
+    evidence: &serde_json::Value,
+) -> Result<CanaryEnd, ApiError> {
+    end_canary_with(db, principal, prompt_id, outcome, stamp, Some(evidence)).await
+}
+
+async fn end_canary_with(
+    db: &Db,
+    principal: &Principal,
+    prompt_id: &str,
+    outcome: Outcome,
+    stamp: Stamp<'_>,
+    evidence: Option<&serde_json::Value>,
+) -> Result<CanaryEnd, ApiError> {
     let org = &principal.organization_id;
     prompts::get_active(db, org, prompt_id).await?;
     let running = canary::get(db, org, prompt_id)
@@ -447,7 +504,7 @@ pub async fn end_canary(
         .ok_or_else(|| canary::not_running(prompt_id))?;
     let (ended, promotion) = match outcome {
         Outcome::Revert => (
-            canary::close(db, principal, running, outcome, Cause::End, stamp).await?,
+            canary::close(db, principal, running, outcome, Cause::End, stamp, evidence).await?,
             None,
         ),
         Outcome::Promote => {
@@ -459,6 +516,7 @@ pub async fn end_canary(
                 Expected::Anything,
                 stamp,
                 Cause::End,
+                evidence,
             )
             .await?;
             let ended = promotion.ended_canary.take().ok_or_else(|| {

@@ -1,0 +1,475 @@
+//! The regression watch (`migrations/0008_watch.sql`): a prompt's policy,
+//! its last verdict, and the evaluation the gateway runs after a call's
+//! log row is stored ([`after_call`]).
+//!
+//! The watch acts only through the functions a person's requests use
+//! (`versions::end_canary_with_evidence`, `versions::promote_with_evidence`),
+//! with a system principal named [`watch::ACTOR_NAME`]: the same
+//! transaction, audit entries, generation bump and cache refresh.
+
+use prompthelm_component_kit::ApiError;
+use prompthelm_domain::rollup::{Granularity, Measures, Window};
+use prompthelm_domain::time::rfc3339_millis;
+use prompthelm_domain::watch::{self, MetricVerdict, Mode, Policy};
+use serde::{Deserialize, Serialize};
+use spin_sdk::sqlite::Value;
+
+use crate::Stamp;
+use crate::audit::{self, NewEntry, actions};
+use crate::auth::{ActorType, Principal};
+use crate::cache;
+use crate::canary::{self, Outcome};
+use crate::db::{Db, json_text};
+use crate::prompts;
+use crate::rollups;
+use crate::versions::{self, Expected};
+
+/// What `GET`/`PUT /prompts/:id/watch` answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WatchState {
+    pub prompt_id: String,
+    pub policy: Policy,
+    /// The last evaluation, `null` before the first.
+    pub verdict: Option<Verdict>,
+    /// When and by whom the policy was last set; `null` while it is the
+    /// default (never set).
+    pub updated_at: Option<String>,
+    pub updated_by: Option<String>,
+    /// The `prompt.watch.update` entry of a PUT.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit_entry_id: Option<String>,
+    /// The prompt's generation after a PUT (the cache's version).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generation: Option<i64>,
+    /// What went wrong after a PUT's commit (the cache refresh).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// What was compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Subject {
+    /// A running canary: production against the candidate since it started.
+    Canary,
+    /// A promote inside the window: the previous version over the window
+    /// before it against the new version since.
+    Promote,
+}
+
+/// One evaluation, as stored and served.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Verdict {
+    pub evaluated_at: String,
+    /// `null` when nothing was being watched (no canary, no promote inside
+    /// the window): then `metrics` is empty.
+    pub subject: Option<Subject>,
+    pub baseline_version_id: Option<String>,
+    pub candidate_version_id: Option<String>,
+    /// When the canary started or the promote happened.
+    pub since: Option<String>,
+    pub regressed: bool,
+    pub metrics: Vec<MetricVerdict>,
+    /// What the watch did: `canaryEnded` or `rolledBack` (mode rollback),
+    /// `notified` (mode notify: shown here and in the console only), or
+    /// `null`.
+    pub action: Option<String>,
+    /// The audit entry of the action.
+    pub audit_entry_id: Option<String>,
+    /// Why a rollback was not made (someone changed production first), or
+    /// what failed after it committed (the cache refresh).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// The prompt's policy and last verdict (defaults when never set). The
+/// caller checks the prompt.
+pub async fn get(db: &Db, organization_id: &str, prompt_id: &str) -> Result<WatchState, ApiError> {
+    let row = db
+        .row(
+            "SELECT policy, verdict, updated_at, updated_by FROM prompt_watches \
+             WHERE organization_id = ? AND prompt_id = ?",
+            [
+                Value::Text(organization_id.to_owned()),
+                Value::Text(prompt_id.to_owned()),
+            ],
+        )
+        .await?;
+    let state = match row {
+        None => WatchState {
+            prompt_id: prompt_id.to_owned(),
+            policy: Policy::default(),
+            verdict: None,
+            updated_at: None,
+            updated_by: None,
+            audit_entry_id: None,
+            generation: None,
+            warnings: Vec::new(),
+        },
+        Some(row) => WatchState {
+            prompt_id: prompt_id.to_owned(),
+            policy: row.json(0)?,
+            verdict: match row.opt_text(1)? {
+                None => None,
+                Some(_) => Some(row.json(1)?),
+            },
+            updated_at: Some(rfc3339_millis(row.int(2)?)),
+            updated_by: Some(row.text(3)?),
+            audit_entry_id: None,
+            generation: None,
+            warnings: Vec::new(),
+        },
+    };
+    Ok(state)
+}
+
+/// Sets the policy of a prompt of `principal`'s organization, bumps the
+/// prompt's generation (the gateway's cache entry carries the policy) and
+/// audits it (`prompt.watch.update`, with the previous policy). The last
+/// verdict is kept. Call inside a transaction, then refresh the cache.
+pub async fn put(
+    db: &Db,
+    principal: &Principal,
+    prompt_id: &str,
+    policy: &Policy,
+    stamp: Stamp<'_>,
+) -> Result<WatchState, ApiError> {
+    let org = &principal.organization_id;
+    prompts::get(db, org, prompt_id).await?;
+    let previous = get(db, org, prompt_id).await?;
+    db.run(
+        "INSERT INTO prompt_watches (prompt_id, organization_id, mode, policy, updated_at, \
+         updated_by) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (prompt_id) DO UPDATE SET \
+         mode = excluded.mode, policy = excluded.policy, updated_at = excluded.updated_at, \
+         updated_by = excluded.updated_by",
+        [
+            Value::Text(prompt_id.to_owned()),
+            Value::Text(org.clone()),
+            Value::Text(policy.mode.as_str().to_owned()),
+            Value::Text(json_text(policy)?),
+            Value::Integer(stamp.now),
+            Value::Text(principal.actor_name.clone()),
+        ],
+    )
+    .await?;
+    db.run(
+        "UPDATE prompts SET generation = generation + 1 WHERE id = ?",
+        [Value::Text(prompt_id.to_owned())],
+    )
+    .await?;
+    let audit_entry_id = audit::append(
+        db,
+        principal,
+        stamp,
+        NewEntry {
+            action: actions::WATCH_UPDATE,
+            prompt_id: Some(prompt_id),
+            version_id: None,
+            details: serde_json::json!({
+                "policy": policy,
+                "previousPolicy": previous.policy,
+            }),
+        },
+    )
+    .await?;
+    let mut state = get(db, org, prompt_id).await?;
+    state.audit_entry_id = Some(audit_entry_id);
+    state.generation = Some(canary::generation(db, prompt_id).await?);
+    Ok(state)
+}
+
+/// The principal the watch acts as: actor type `system`, named so a person
+/// can tell it from the bootstrap token (also `system`).
+fn watch_principal(organization_id: &str) -> Principal {
+    Principal {
+        organization_id: organization_id.to_owned(),
+        actor: watch::ACTOR_NAME.to_owned(),
+        actor_name: watch::ACTOR_NAME.to_owned(),
+        actor_type: ActorType::System,
+        scopes: Vec::new(),
+    }
+}
+
+/// Claims the prompt's next evaluation: one conditional UPDATE, so of all
+/// replicas and concurrent calls one wins per [`watch::EVALUATE_EVERY_MS`].
+async fn claim(db: &Db, prompt_id: &str, now: i64) -> Result<bool, ApiError> {
+    let changed = db
+        .run_counting_changes(
+            "UPDATE prompt_watches SET evaluated_at = ? WHERE prompt_id = ? \
+             AND mode != 'off' AND evaluated_at <= ?",
+            [
+                Value::Integer(now),
+                Value::Text(prompt_id.to_owned()),
+                Value::Integer(now - watch::EVALUATE_EVERY_MS),
+            ],
+        )
+        .await?;
+    Ok(changed == 1)
+}
+
+/// The pair a verdict compares, and the windows of each arm.
+struct Pair {
+    subject: Subject,
+    baseline: String,
+    candidate: String,
+    since: i64,
+    baseline_window: Window,
+    candidate_window: Window,
+}
+
+fn window(from: i64, to: i64) -> Result<Window, ApiError> {
+    Window::custom(from, to, Granularity::Minute)
+        .map_err(|e| ApiError::internal(format!("watch window: {e}")))
+}
+
+/// What is being watched now: the running canary, else the last promote
+/// inside the window (unless the watch made it: a rollback is not judged
+/// against the version it rolled back from).
+async fn pair(
+    db: &Db,
+    organization_id: &str,
+    prompt_id: &str,
+    policy: &Policy,
+    now: i64,
+) -> Result<Option<Pair>, ApiError> {
+    let from = now - policy.window_ms();
+    let canary = db
+        .row(
+            "SELECT k.version_id, p.production_version_id, k.started_at FROM prompt_canaries k \
+             JOIN prompts p ON p.id = k.prompt_id WHERE k.organization_id = ? AND k.prompt_id = ?",
+            [
+                Value::Text(organization_id.to_owned()),
+                Value::Text(prompt_id.to_owned()),
+            ],
+        )
+        .await?;
+    if let Some(row) = canary {
+        let (Some(baseline), since) = (row.opt_text(1)?, row.int(2)?) else {
+            return Ok(None);
+        };
+        let arms = window(since.max(from), now + 1)?;
+        return Ok(Some(Pair {
+            subject: Subject::Canary,
+            baseline,
+            candidate: row.text(0)?,
+            since,
+            baseline_window: arms,
+            candidate_window: arms,
+        }));
+    }
+    let promote = db
+        .row(
+            "SELECT actor, actor_type, version_id, \
+             json_extract(details, '$.previousVersionId'), created_at FROM audit_log \
+             WHERE prompt_id = ? AND action = ? AND organization_id = ? \
+             ORDER BY seq DESC LIMIT 1",
+            [
+                Value::Text(prompt_id.to_owned()),
+                Value::Text(actions::PROMPT_PROMOTE.to_owned()),
+                Value::Text(organization_id.to_owned()),
+            ],
+        )
+        .await?;
+    let Some(row) = promote else {
+        return Ok(None);
+    };
+    let by_watch = row.text(0)? == watch::ACTOR_NAME && row.text(1)? == ActorType::System.as_str();
+    let since = row.int(4)?;
+    let (Some(candidate), Some(baseline)) = (row.opt_text(2)?, row.opt_text(3)?) else {
+        return Ok(None);
+    };
+    if by_watch || since < from {
+        return Ok(None);
+    }
+    Ok(Some(Pair {
+        subject: Subject::Promote,
+        baseline,
+        candidate,
+        since,
+        baseline_window: window(since - policy.window_ms(), since)?,
+        candidate_window: window(since, now + 1)?,
+    }))
+}
+
+async fn measures(
+    db: &Db,
+    organization_id: &str,
+    prompt_id: &str,
+    window: &Window,
+    version_id: &str,
+) -> Result<Measures, ApiError> {
+    let mut total = Measures::default();
+    for row in rollups::read(db, organization_id, prompt_id, window, Some(version_id)).await? {
+        total.merge(&row.measures);
+    }
+    Ok(total)
+}
+
+/// The evidence of an action, for its audit entries: the regressed
+/// metrics with their numbers and sample sizes.
+fn evidence(pair: &Pair, policy: &Policy, verdicts: &[MetricVerdict]) -> serde_json::Value {
+    serde_json::json!({
+        "subject": pair.subject,
+        "baselineVersionId": pair.baseline,
+        "candidateVersionId": pair.candidate,
+        "since": rfc3339_millis(pair.since),
+        "windowMinutes": policy.window_minutes,
+        "alpha": policy.alpha,
+        "regressed": verdicts.iter().filter(|v| v.regressed).collect::<Vec<_>>(),
+    })
+}
+
+/// Runs after a production call of a watched prompt stored its log row:
+/// claims the evaluation (at most one per [`watch::EVALUATE_EVERY_MS`]),
+/// compares the pair being watched, stores the verdict, and in mode
+/// `rollback` acts on a regression. `None` when another call holds the
+/// claim. `request_id` is the call's, stamped on the action's entries.
+pub async fn after_call(
+    db: &Db,
+    organization_id: &str,
+    prompt_id: &str,
+    policy: &Policy,
+    request_id: &str,
+    now: i64,
+) -> Result<Option<Verdict>, ApiError> {
+    if policy.mode == Mode::Off || !claim(db, prompt_id, now).await? {
+        return Ok(None);
+    }
+    let mut verdict = Verdict {
+        evaluated_at: rfc3339_millis(now),
+        subject: None,
+        baseline_version_id: None,
+        candidate_version_id: None,
+        since: None,
+        regressed: false,
+        metrics: Vec::new(),
+        action: None,
+        audit_entry_id: None,
+        warnings: Vec::new(),
+    };
+    if let Some(pair) = pair(db, organization_id, prompt_id, policy, now).await? {
+        let baseline = measures(
+            db,
+            organization_id,
+            prompt_id,
+            &pair.baseline_window,
+            &pair.baseline,
+        )
+        .await?;
+        let candidate = measures(
+            db,
+            organization_id,
+            prompt_id,
+            &pair.candidate_window,
+            &pair.candidate,
+        )
+        .await?;
+        verdict.metrics = watch::compare(policy, &baseline, &candidate);
+        verdict.regressed = verdict.metrics.iter().any(|m| m.regressed);
+        verdict.subject = Some(pair.subject);
+        verdict.baseline_version_id = Some(pair.baseline.clone());
+        verdict.candidate_version_id = Some(pair.candidate.clone());
+        verdict.since = Some(rfc3339_millis(pair.since));
+        if verdict.regressed {
+            match policy.mode {
+                Mode::Rollback => {
+                    act(
+                        db,
+                        organization_id,
+                        prompt_id,
+                        &pair,
+                        policy,
+                        request_id,
+                        now,
+                        &mut verdict,
+                    )
+                    .await?
+                }
+                Mode::Notify => verdict.action = Some("notified".to_owned()),
+                Mode::Off => {}
+            }
+        }
+    }
+    db.run(
+        "UPDATE prompt_watches SET verdict = ? WHERE prompt_id = ?",
+        [
+            Value::Text(json_text(&verdict)?),
+            Value::Text(prompt_id.to_owned()),
+        ],
+    )
+    .await?;
+    Ok(Some(verdict))
+}
+
+/// Ends the canary (outcome `revert`) or re-promotes the baseline, as a
+/// person would, if production is still what was judged.
+#[allow(clippy::too_many_arguments)]
+async fn act(
+    db: &Db,
+    organization_id: &str,
+    prompt_id: &str,
+    pair: &Pair,
+    policy: &Policy,
+    request_id: &str,
+    now: i64,
+    verdict: &mut Verdict,
+) -> Result<(), ApiError> {
+    let principal = watch_principal(organization_id);
+    let stamp = Stamp { request_id, now };
+    let evidence = evidence(pair, policy, &verdict.metrics);
+    let acted = db
+        .transaction(async |db| match pair.subject {
+            Subject::Canary => {
+                // Someone changed the canary since it was judged: leave it.
+                match canary::get(db, organization_id, prompt_id).await? {
+                    Some(running) if running.version_id == pair.candidate => {}
+                    _ => return Ok(None),
+                }
+                let ended = versions::end_canary_with_evidence(
+                    db,
+                    &principal,
+                    prompt_id,
+                    Outcome::Revert,
+                    stamp,
+                    &evidence,
+                )
+                .await?;
+                Ok(Some(("canaryEnded", ended.audit_entry_id)))
+            }
+            Subject::Promote => {
+                // The compare-and-swap leaves a production someone moved
+                // since alone (409 inside, no change).
+                let promotion = versions::promote_with_evidence(
+                    db,
+                    &principal,
+                    prompt_id,
+                    &pair.baseline,
+                    Expected::Version(&pair.candidate),
+                    stamp,
+                    &evidence,
+                )
+                .await;
+                match promotion {
+                    Ok(p) => Ok(p.audit_entry_id.map(|id| ("rolledBack", id))),
+                    Err(e) if e.status.as_u16() == 409 || e.status.as_u16() == 404 => Ok(None),
+                    Err(e) => Err(e),
+                }
+            }
+        })
+        .await?;
+    match acted {
+        Some((action, entry)) => {
+            verdict.action = Some(action.to_owned());
+            verdict.audit_entry_id = Some(entry);
+            verdict
+                .warnings
+                .extend(cache::refresh_after_commit(db, organization_id, prompt_id).await);
+        }
+        None => verdict
+            .warnings
+            .push("production changed since it was judged; nothing was rolled back".to_owned()),
+    }
+    Ok(())
+}
