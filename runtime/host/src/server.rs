@@ -225,7 +225,9 @@ impl Server {
                     // Out of file descriptors and the like: keep serving, but
                     // back off instead of spinning, and log once per burst.
                     Err(e) => {
-                        if bursts.accept_errors.lock().is_ok_and(|mut b| b.hit()) {
+                        // The line is written under the lock, so the event
+                        // loops' lines of one burst come out in order.
+                        if let Ok(mut burst) = bursts.accept_errors.lock() && burst.hit() {
                             eprintln!(
                                 "accept failed: {e}; retrying with backoff (further failures \
                                  are counted, not logged)"
@@ -238,12 +240,16 @@ impl Server {
                     }
                 },
             };
-            if let Some(n) = bursts.accept_errors.lock().ok().and_then(|mut b| b.end()) {
+            if let Ok(mut burst) = bursts.accept_errors.lock()
+                && let Some(n) = burst.end()
+            {
                 eprintln!("accept works again after {n} failures");
             }
             backoff = ACCEPT_BACKOFF_MIN;
             let Ok(permit) = connections.clone().try_acquire_owned() else {
-                if bursts.refused.lock().is_ok_and(|mut b| b.hit()) {
+                if let Ok(mut burst) = bursts.refused.lock()
+                    && burst.hit()
+                {
                     eprintln!(
                         "{max_connections} connections open (--max-connections): refusing new \
                          ones with 503 until some close"
@@ -252,7 +258,9 @@ impl Server {
                 refuse(stream, &self.limits);
                 continue;
             };
-            if let Some(n) = bursts.refused.lock().ok().and_then(|mut b| b.end()) {
+            if let Ok(mut burst) = bursts.refused.lock()
+                && let Some(n) = burst.end()
+            {
                 eprintln!("accepting connections again; {n} were refused");
             }
             open.spawn(

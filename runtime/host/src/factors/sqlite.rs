@@ -177,9 +177,23 @@ pub fn open_file(path: &Path) -> anyhow::Result<rusqlite::Connection> {
             .with_context(|| format!("creating the folder of {}", path.display()))?;
     }
     let conn = connect_file(path).with_context(|| format!("opening {}", path.display()))?;
-    conn.pragma_update(None, "journal_mode", "WAL")
-        .with_context(|| format!("switching {} to WAL", path.display()))?;
-    Ok(conn)
+    // Replicas starting at once on one file race for this switch, and
+    // SQLite answers it SQLITE_BUSY at once, without the busy handler.
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(e)
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            switched => {
+                switched.with_context(|| format!("switching {} to WAL", path.display()))?;
+                return Ok(conn);
+            }
+        }
+    }
 }
 
 /// A connection with the settings every user of a file shares.
