@@ -135,17 +135,19 @@ fn load(engine: &Engine, cache_dir: Option<&Path>, source: &Path) -> wasmtime::R
         return Component::new(engine, &wasm);
     };
     let path = compiled_path(engine, dir, &wasm);
-    if path.exists() {
-        // Marks it as in use, so [`prune_cache`] keeps it.
-        std::fs::File::options()
-            .append(true)
-            .open(&path)
-            .and_then(|file| file.set_modified(std::time::SystemTime::now()))
-            .with_context(|| format!("marking {} as used", path.display()))?;
-    } else {
-        let compiled = engine.precompile_component(&wasm)?;
-        write_atomically(&path, &compiled)
-            .with_context(|| format!("caching the compiled code in {}", path.display()))?;
+    // Marks a cached file as in use, so [`prune_cache`] keeps it.
+    let used = std::fs::File::options()
+        .append(true)
+        .open(&path)
+        .and_then(|file| file.set_modified(std::time::SystemTime::now()));
+    match used {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let compiled = engine.precompile_component(&wasm)?;
+            write_atomically(&path, &compiled)
+                .with_context(|| format!("caching the compiled code in {}", path.display()))?;
+        }
+        Err(e) => return Err(e).context(format!("marking {} as used", path.display())),
     }
     // SAFETY: the file is one this function wrote, under a name that only
     // the same `.wasm` compiled by the same engine settings produces, and
@@ -200,15 +202,23 @@ pub fn prune_cache(dir: &Path) -> wasmtime::Result<()> {
         Err(e) => return Err(e).context("listing the compiled-code cache"),
     };
     let now = std::time::SystemTime::now();
+    // Several starts may prune one cache at once: a file another one
+    // removed first is not an error.
+    let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
     for entry in entries {
         let entry = entry?;
-        let unused_for = entry
-            .metadata()?
-            .modified()
-            .map(|at| now.duration_since(at).unwrap_or_default())?;
-        if unused_for > UNUSED_COMPILED_KEPT {
-            std::fs::remove_file(entry.path())
-                .with_context(|| format!("removing {}", entry.path().display()))?;
+        let modified = match entry.metadata().and_then(|m| m.modified()) {
+            Ok(at) => at,
+            Err(e) if gone(&e) => continue,
+            Err(e) => return Err(e).context(format!("reading {}", entry.path().display())),
+        };
+        if now.duration_since(modified).unwrap_or_default() > UNUSED_COMPILED_KEPT {
+            match std::fs::remove_file(entry.path()) {
+                Err(e) if !gone(&e) => {
+                    return Err(e).context(format!("removing {}", entry.path().display()));
+                }
+                _ => {}
+            }
         }
     }
     Ok(())
