@@ -149,10 +149,11 @@ fn load(engine: &Engine, cache_dir: Option<&Path>, source: &Path) -> wasmtime::R
         }
         Err(e) => return Err(e).context(format!("marking {} as used", path.display())),
     }
-    // SAFETY: the file is one this function wrote, under a name that only
-    // the same `.wasm` compiled by the same engine settings produces, and
-    // it is never modified in place: it appears whole by a rename, so no
-    // reader maps a partial file.
+    // SAFETY: the file was written by this function (in this start or an
+    // earlier one sharing the cache dir), under a name that only the same
+    // `.wasm` compiled by the same engine settings produces, and it is never
+    // modified in place: it appears whole by a rename, so no reader maps a
+    // partial file.
     let component = unsafe { Component::deserialize_file(engine, &path) };
     component.with_context(|| format!("mapping {}", path.display()))
 }
