@@ -206,6 +206,72 @@ fn a_failing_promote_is_rolled_back_by_the_watch() {
     assert_eq!(by_watch(&entries(&api, &pid, "prompt.promote")).len(), 1);
 }
 
+/// A product signal marked "lower is better" that rose after a promote
+/// rolls it back, although every call of the new version succeeds.
+#[test]
+fn a_watched_signal_that_rose_after_a_promote_rolls_it_back() {
+    let stub = StubProvider::start();
+    let rt = app(&stub);
+    let api = Client::admin(&rt);
+    let pid = id(&api.create_prompt("watched-signal"));
+    let v1 = id(&api.save_version(&pid, &version_body("good", 0.2, &[], "v1")));
+    api.promote(&pid, &v1);
+    let v2 = id(&api.save_version(&pid, &version_body("also good", 0.3, &[], "v2")));
+    let set = put_watch(
+        &api,
+        &pid,
+        &json!({"mode": "rollback", "signals": [{"name": "support_tickets"}]}),
+    );
+    assert_eq!(
+        set["policy"]["signals"],
+        json!([{"name": "support_tickets", "maxIncreaseRatio": 1.2}]),
+        "{set}"
+    );
+    assert_eq!(set["policy"]["minSignalValues"], 5, "{set}");
+
+    let signal = |value: f64| {
+        let res = api.post(
+            &format!("/api/v1/prompts/{pid}/signals"),
+            &json!({"name": "support_tickets", "value": value}),
+        );
+        assert_eq!(res.status, 201, "{}", res.body);
+    };
+    // Another signal's values are not compared.
+    for value in [1.0, 90.0, 2.0] {
+        let res = api.post(
+            &format!("/api/v1/prompts/{pid}/signals"),
+            &json!({"name": "nps", "value": value}),
+        );
+        assert_eq!(res.status, 201, "{}", res.body);
+    }
+    for value in [10.0, 11.0, 9.0, 10.0, 12.0, 10.0] {
+        signal(value);
+    }
+    api.promote(&pid, &v2);
+    for value in [30.0, 28.0, 35.0, 31.0, 29.0] {
+        signal(value);
+    }
+
+    let back_on_v1 =
+        || api.get(&format!("/api/v1/prompts/{pid}")).json()["productionVersionId"] == v1.as_str();
+    drive_until(&api, "watched-signal", back_on_v1);
+
+    let promotes = entries(&api, &pid, "prompt.promote");
+    let watch_promotes = by_watch(&promotes);
+    assert_eq!(watch_promotes.len(), 1, "{promotes:?}");
+    let evidence = &watch_promotes[0]["details"]["evidence"];
+    assert_eq!(evidence["candidateVersionId"], v2.as_str(), "{evidence}");
+    let regressed = evidence["regressed"].as_array().unwrap();
+    assert_eq!(regressed.len(), 1, "only the signal: {evidence}");
+    let tickets = &regressed[0];
+    assert_eq!(tickets["metric"], "signal.support_tickets", "{tickets}");
+    assert_eq!(tickets["baselineCalls"], 6, "{tickets}");
+    assert_eq!(tickets["observedCalls"], 5, "{tickets}");
+    assert_eq!(tickets["observed"], 30.6, "{tickets}");
+    let baseline = tickets["baseline"].as_f64().unwrap();
+    assert!((baseline - 62.0 / 6.0).abs() < 1e-9, "{tickets}");
+}
+
 #[test]
 fn ten_unlucky_calls_of_a_healthy_version_move_nothing() {
     let stub = StubProvider::start();

@@ -12,11 +12,17 @@
 //!   a Wald test divides by a zero variance.
 //! - p95 latency (from the latency sketches) and cost per call: a ratio
 //!   plus (for latency) an absolute margin.
+//! - product signals the user marked "lower is better" (`signals`): a
+//!   one-sided Welch t-test that the candidate's mean exceeds the allowed
+//!   ratio of the baseline's ([`compare_signal`]).
 //!
-//! Every metric needs `minCalls` on both arms before it can regress.
+//! Every call metric needs `minCalls` on both arms before it can regress,
+//! every signal `minSignalValues`.
 
 use serde::{Deserialize, Serialize};
+use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
 
+use crate::feedback::{MAX_NAME_LEN, is_valid_name};
 use crate::rollup::Measures;
 use crate::validation::{FieldError, codes};
 
@@ -81,6 +87,33 @@ pub struct Policy {
     /// How far back the comparison reaches, and how long after a promote
     /// the watch keeps evaluating it.
     pub window_minutes: u32,
+    /// Product signals (`POST /prompts/:id/signals`) where lower is better.
+    /// Policies stored before signals were watched have none.
+    #[serde(default)]
+    pub signals: Vec<SignalWatch>,
+    /// Values each arm needs before a signal can regress.
+    #[serde(default = "default_min_signal_values")]
+    pub min_signal_values: u64,
+}
+
+/// A product signal the watch compares: lower is better, and the
+/// candidate's mean may be at most `max_increase_ratio` times the
+/// baseline's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignalWatch {
+    pub name: String,
+    pub max_increase_ratio: f64,
+}
+
+/// Signals a policy may watch.
+pub const MAX_WATCHED_SIGNALS: usize = 10;
+
+/// The allowed ratio of a watched signal when the request names none.
+pub const DEFAULT_SIGNAL_RATIO: f64 = 1.2;
+
+fn default_min_signal_values() -> u64 {
+    5
 }
 
 impl Default for Policy {
@@ -95,6 +128,8 @@ impl Default for Policy {
             cost_ratio: 1.5,
             max_negative_feedback_increase: 0.10,
             window_minutes: 10,
+            signals: Vec::new(),
+            min_signal_values: default_min_signal_values(),
         }
     }
 }
@@ -119,6 +154,16 @@ pub struct PolicyRequest {
     pub cost_ratio: Option<f64>,
     pub max_negative_feedback_increase: Option<f64>,
     pub window_minutes: Option<u32>,
+    pub signals: Option<Vec<SignalWatchRequest>>,
+    pub min_signal_values: Option<u64>,
+}
+
+/// One entry of the request's `signals`: `name` is required.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SignalWatchRequest {
+    pub name: Option<String>,
+    pub max_increase_ratio: Option<f64>,
 }
 
 impl PolicyRequest {
@@ -169,7 +214,10 @@ impl PolicyRequest {
                 .max_negative_feedback_increase
                 .unwrap_or(defaults.max_negative_feedback_increase),
             window_minutes: self.window_minutes.unwrap_or(defaults.window_minutes),
+            signals: Vec::new(),
+            min_signal_values: self.min_signal_values.unwrap_or(defaults.min_signal_values),
         };
+        let signals = self.signals.as_deref().unwrap_or_default();
         // Fewer than 10 calls per arm is exactly the "ten unlucky calls"
         // the watch must not act on.
         range(
@@ -211,6 +259,15 @@ impl PolicyRequest {
             1440.0,
             "from 1 to 1440",
         );
+        range(
+            "minSignalValues",
+            policy.min_signal_values as f64,
+            3.0,
+            100_000.0,
+            "from 3 to 100000",
+        );
+        let mut policy = policy;
+        policy.signals = validate_signals(signals, &mut errors);
         if errors.is_empty() {
             Ok(policy)
         } else {
@@ -219,12 +276,71 @@ impl PolicyRequest {
     }
 }
 
+/// Checks the watched signals: at most [`MAX_WATCHED_SIGNALS`], each a
+/// valid signal name, once, with a ratio from 1 to 100.
+fn validate_signals(
+    signals: &[SignalWatchRequest],
+    errors: &mut Vec<FieldError>,
+) -> Vec<SignalWatch> {
+    if signals.len() > MAX_WATCHED_SIGNALS {
+        errors.push(FieldError::new(
+            "signals",
+            codes::OUT_OF_RANGE,
+            format!("at most {MAX_WATCHED_SIGNALS} signals can be watched"),
+        ));
+    }
+    let mut out: Vec<SignalWatch> = Vec::with_capacity(signals.len());
+    for (i, signal) in signals.iter().enumerate() {
+        let field = |name: &str| format!("signals[{i}].{name}");
+        let name = signal.name.clone().unwrap_or_default();
+        if signal.name.is_none() {
+            errors.push(FieldError::new(
+                field("name"),
+                codes::REQUIRED,
+                "the name of a signal sent with POST /prompts/:id/signals",
+            ));
+        } else if !is_valid_name(&name) {
+            errors.push(FieldError::new(
+                field("name"),
+                codes::INVALID_FORMAT,
+                format!(
+                    "a signal name: 1 to {MAX_NAME_LEN} lowercase letters, digits, '_', '.', ':' or '-'"
+                ),
+            ));
+        } else if out.iter().any(|s| s.name == name) {
+            errors.push(FieldError::new(
+                field("name"),
+                codes::DUPLICATE,
+                format!("signal {name:?} is listed twice"),
+            ));
+        }
+        let ratio = signal.max_increase_ratio.unwrap_or(DEFAULT_SIGNAL_RATIO);
+        if !(1.0..=100.0).contains(&ratio) {
+            errors.push(FieldError::new(
+                field("maxIncreaseRatio"),
+                codes::OUT_OF_RANGE,
+                "maxIncreaseRatio must be from 1 to 100",
+            ));
+        }
+        out.push(SignalWatch {
+            name,
+            max_increase_ratio: ratio,
+        });
+    }
+    out
+}
+
 /// The metrics compared, as named in verdicts and audit evidence.
 pub mod metrics {
     pub const SUCCESS_RATE: &str = "successRate";
     pub const P95_LATENCY_MS: &str = "p95LatencyMs";
     pub const COST_PER_CALL: &str = "costPerCall";
     pub const NEGATIVE_FEEDBACK_RATE: &str = "negativeFeedbackRate";
+
+    /// A watched signal's metric: `signal.<name>`.
+    pub fn signal(name: &str) -> String {
+        format!("signal.{name}")
+    }
 }
 
 /// One metric of a verdict: the two arms' values and sample sizes.
@@ -365,12 +481,91 @@ fn increase_lower_bound(b_hits: u64, b_n: u64, c_hits: u64, c_n: u64, z: f64) ->
     (pc - pb) - ((pc - lc).powi(2) + (ub - pb).powi(2)).sqrt()
 }
 
-/// The standard normal's upper `alpha` quantile (Abramowitz and Stegun
-/// 26.2.23, error below 4.5e-4), for `alpha` in (0, 0.5].
+/// Compares a watched signal's values in the candidate's window with those
+/// in the baseline's (lower is better): regressed when the one-sided
+/// Welch lower bound of (candidate mean − ratio × baseline mean) at
+/// `alpha` is above 0, once both arms have `minSignalValues`. A baseline
+/// mean at or below 0 has no ratio: any significant increase counts.
+pub fn compare_signal(
+    policy: &Policy,
+    signal: &SignalWatch,
+    baseline: &[f64],
+    candidate: &[f64],
+) -> MetricVerdict {
+    let (b, c) = (Sample::of(baseline), Sample::of(candidate));
+    let enough_data = b.n >= policy.min_signal_values && c.n >= policy.min_signal_values;
+    let regressed = enough_data && {
+        let ratio = if b.mean > 0.0 {
+            signal.max_increase_ratio
+        } else {
+            1.0
+        };
+        let difference = c.mean - ratio * b.mean;
+        let (vb, vc) = (
+            ratio * ratio * b.variance / b.n as f64,
+            c.variance / c.n as f64,
+        );
+        let se = (vb + vc).sqrt();
+        if se == 0.0 {
+            difference > 0.0
+        } else {
+            // Welch–Satterthwaite degrees of freedom.
+            let df = (vb + vc).powi(2) / (vb * vb / (b.n - 1) as f64 + vc * vc / (c.n - 1) as f64);
+            difference - t_upper(policy.alpha, df) * se > 0.0
+        }
+    };
+    MetricVerdict {
+        metric: metrics::signal(&signal.name),
+        baseline: (b.n > 0).then_some(b.mean),
+        observed: (c.n > 0).then_some(c.mean),
+        baseline_calls: b.n,
+        observed_calls: c.n,
+        enough_data,
+        regressed,
+    }
+}
+
+/// Count, mean and (unbiased) variance of a sample.
+struct Sample {
+    n: u64,
+    mean: f64,
+    variance: f64,
+}
+
+impl Sample {
+    fn of(values: &[f64]) -> Sample {
+        let n = values.len();
+        let mean = if n == 0 {
+            0.0
+        } else {
+            values.iter().sum::<f64>() / n as f64
+        };
+        let variance = if n < 2 {
+            0.0
+        } else {
+            values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64
+        };
+        Sample {
+            n: n as u64,
+            mean,
+            variance,
+        }
+    }
+}
+
+/// The standard normal's upper `alpha` quantile.
 fn z_upper(alpha: f64) -> f64 {
-    let t = (-2.0 * alpha.clamp(1e-12, 0.5).ln()).sqrt();
-    t - (2.515_517 + 0.802_853 * t + 0.010_328 * t * t)
-        / (1.0 + 1.432_788 * t + 0.189_269 * t * t + 0.001_308 * t * t * t)
+    let normal = Normal::standard();
+    normal.inverse_cdf(1.0 - alpha.clamp(1e-12, 0.5))
+}
+
+/// Student's t upper `alpha` quantile with `df` degrees of freedom.
+fn t_upper(alpha: f64, df: f64) -> f64 {
+    match StudentsT::new(0.0, 1.0, df) {
+        Ok(t) => t.inverse_cdf(1.0 - alpha.clamp(1e-12, 0.5)),
+        // Degrees of freedom that are not finite and positive: the normal.
+        Err(_) => z_upper(alpha),
+    }
 }
 
 #[cfg(test)]
@@ -515,6 +710,110 @@ mod tests {
         );
         let missing = PolicyRequest::default().validate().unwrap_err();
         assert_eq!(missing[0].code, codes::REQUIRED);
+    }
+
+    #[test]
+    fn the_t_quantile_is_close() {
+        // Tables: t(0.99; 4) = 3.747, t(0.99; 30) = 2.457.
+        assert!((t_upper(0.01, 4.0) - 3.747).abs() < 1e-3);
+        assert!((t_upper(0.01, 30.0) - 2.457).abs() < 1e-3);
+        assert!((t_upper(0.01, f64::NAN) - z_upper(0.01)).abs() < 1e-9);
+    }
+
+    fn tickets() -> SignalWatch {
+        SignalWatch {
+            name: "support_tickets".into(),
+            max_increase_ratio: 1.2,
+        }
+    }
+
+    #[test]
+    fn a_signal_that_doubled_regresses() {
+        let policy = Policy::default();
+        let before = [10.0, 12.0, 9.0, 11.0, 10.0, 13.0, 9.0, 11.0];
+        let after = [22.0, 25.0, 19.0, 24.0, 21.0, 23.0];
+        let verdict = compare_signal(&policy, &tickets(), &before, &after);
+        assert_eq!(verdict.metric, "signal.support_tickets");
+        assert!(verdict.enough_data && verdict.regressed, "{verdict:?}");
+        assert_eq!((verdict.baseline_calls, verdict.observed_calls), (8, 6));
+        assert_eq!(verdict.baseline, Some(10.625));
+    }
+
+    #[test]
+    fn a_noisy_signal_within_its_ratio_does_not_regress() {
+        let policy = Policy::default();
+        let before = [10.0, 12.0, 9.0, 11.0, 10.0, 13.0, 9.0, 11.0];
+        // 15 % higher on average, within the 1.2 ratio.
+        let after = [12.0, 14.0, 10.0, 13.0, 12.0];
+        let verdict = compare_signal(&policy, &tickets(), &before, &after);
+        assert!(verdict.enough_data && !verdict.regressed, "{verdict:?}");
+        // 60 % higher but wildly noisy: not significant at alpha 0.01.
+        let noisy = [1.0, 40.0, 2.0, 30.0, 12.0];
+        let verdict = compare_signal(&policy, &tickets(), &before, &noisy);
+        assert!(!verdict.regressed, "{verdict:?}");
+    }
+
+    #[test]
+    fn a_signal_needs_enough_values_on_both_arms() {
+        let policy = Policy::default();
+        let verdict = compare_signal(&policy, &tickets(), &[1.0; 10], &[50.0; 4]);
+        assert!(!verdict.enough_data && !verdict.regressed, "{verdict:?}");
+        // Constant values: no variance, the means decide.
+        let verdict = compare_signal(&policy, &tickets(), &[1.0; 10], &[50.0; 5]);
+        assert!(verdict.regressed, "{verdict:?}");
+        // A zero baseline has no ratio: a clear increase counts.
+        let verdict = compare_signal(&policy, &tickets(), &[0.0; 6], &[3.0, 4.0, 3.0, 5.0, 4.0]);
+        assert!(verdict.regressed, "{verdict:?}");
+    }
+
+    #[test]
+    fn watched_signals_are_validated() {
+        let request = |signals: serde_json::Value| -> PolicyRequest {
+            serde_json::from_value(serde_json::json!({"mode": "notify", "signals": signals}))
+                .unwrap()
+        };
+        let policy = request(serde_json::json!([{"name": "support_tickets"}]))
+            .validate()
+            .unwrap();
+        assert_eq!(policy.signals, [tickets()]);
+        let errors = request(serde_json::json!([
+            {"name": "Bad Name"},
+            {"maxIncreaseRatio": 2},
+            {"name": "a", "maxIncreaseRatio": 0.5},
+            {"name": "a"}
+        ]))
+        .validate()
+        .unwrap_err();
+        let fields: Vec<(&str, &str)> = errors
+            .iter()
+            .map(|e| (e.field.as_str(), e.code.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("signals[0].name", codes::INVALID_FORMAT),
+                ("signals[1].name", codes::REQUIRED),
+                ("signals[2].maxIncreaseRatio", codes::OUT_OF_RANGE),
+                ("signals[3].name", codes::DUPLICATE),
+            ]
+        );
+        let many: Vec<_> = (0..11)
+            .map(|i| serde_json::json!({"name": format!("s{i}")}))
+            .collect();
+        let errors = request(serde_json::Value::Array(many))
+            .validate()
+            .unwrap_err();
+        assert_eq!(errors[0].field, "signals");
+    }
+
+    #[test]
+    fn a_policy_stored_before_signals_reads_with_defaults() {
+        let mut stored = serde_json::to_value(Policy::default()).unwrap();
+        let object = stored.as_object_mut().unwrap();
+        object.remove("signals");
+        object.remove("minSignalValues");
+        let policy: Policy = serde_json::from_value(stored).unwrap();
+        assert_eq!(policy, Policy::default());
     }
 
     #[test]

@@ -307,6 +307,81 @@ async fn measures(
     Ok(total)
 }
 
+/// Values of one signal read per arm, at most (the newest): a bound on the
+/// evaluation's work, far above what a product signal sends in a window.
+const MAX_SIGNAL_VALUES: i64 = 10_000;
+
+/// The watched signals' verdicts. Signals are the prompt's, not a
+/// version's, so they are compared only after a promote: the values sent
+/// about the window before it against those since. During a canary both
+/// versions serve at once and no value can be told apart: each signal is
+/// reported without data, with a warning.
+async fn signal_verdicts(
+    db: &Db,
+    organization_id: &str,
+    prompt_id: &str,
+    policy: &Policy,
+    pair: &Pair,
+    now: i64,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<MetricVerdict>, ApiError> {
+    if policy.signals.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::with_capacity(policy.signals.len());
+    if pair.subject == Subject::Canary {
+        warnings.push(
+            "signals belong to the prompt, not to a version: during a canary both versions \
+             serve at once, so watched signals are compared only after a promote"
+                .to_owned(),
+        );
+        for signal in &policy.signals {
+            out.push(watch::compare_signal(policy, signal, &[], &[]));
+        }
+        return Ok(out);
+    }
+    for signal in &policy.signals {
+        let values = |from: i64, to: i64| {
+            signal_values(db, organization_id, prompt_id, &signal.name, from, to)
+        };
+        let baseline = values(pair.since - policy.window_ms(), pair.since).await?;
+        let candidate = values(pair.since, now + 1).await?;
+        out.push(watch::compare_signal(policy, signal, &baseline, &candidate));
+    }
+    Ok(out)
+}
+
+/// The values of signal `name` about `[from, to)` (ms).
+async fn signal_values(
+    db: &Db,
+    organization_id: &str,
+    prompt_id: &str,
+    name: &str,
+    from: i64,
+    to: i64,
+) -> Result<Vec<f64>, ApiError> {
+    let rows = db
+        .rows(
+            "SELECT value FROM prompt_signals WHERE organization_id = ? AND prompt_id = ? \
+             AND name = ? AND at >= ? AND at < ? ORDER BY at DESC LIMIT ?",
+            [
+                Value::Text(organization_id.to_owned()),
+                Value::Text(prompt_id.to_owned()),
+                Value::Text(name.to_owned()),
+                Value::Integer(from),
+                Value::Integer(to),
+                Value::Integer(MAX_SIGNAL_VALUES),
+            ],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            row.opt_real(0)?
+                .ok_or_else(|| ApiError::internal("a signal without a value"))
+        })
+        .collect()
+}
+
 /// The evidence of an action, for its audit entries: the regressed
 /// metrics with their numbers and sample sizes.
 fn evidence(pair: &Pair, policy: &Policy, verdicts: &[MetricVerdict]) -> serde_json::Value {
@@ -367,6 +442,18 @@ pub async fn after_call(
         )
         .await?;
         verdict.metrics = watch::compare(policy, &baseline, &candidate);
+        verdict.metrics.extend(
+            signal_verdicts(
+                db,
+                organization_id,
+                prompt_id,
+                policy,
+                &pair,
+                now,
+                &mut verdict.warnings,
+            )
+            .await?,
+        );
         verdict.regressed = verdict.metrics.iter().any(|m| m.regressed);
         verdict.subject = Some(pair.subject);
         verdict.baseline_version_id = Some(pair.baseline.clone());

@@ -183,8 +183,7 @@ fn spawn_checkpointer(
 /// is over [`CHECKPOINT_TRUNCATE_PAGES`] (readers kept it from restarting).
 fn checkpoint(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
     // (busy, pages in the log, pages copied to the database)
-    let log_pages: i64 =
-        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))?;
+    let log_pages: i64 = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))?;
     if log_pages > CHECKPOINT_TRUNCATE_PAGES {
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
     }
