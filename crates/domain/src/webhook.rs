@@ -82,7 +82,9 @@ impl State {
 /// (1-based) failed, or `None` when it was the last automatic one.
 pub fn retry_delay_ms(attempt: u32, base_secs: u64) -> Option<i64> {
     let step = BACKOFF_STEPS.get(usize::try_from(attempt.checked_sub(1)?).ok()?)?;
-    let base_ms = i64::try_from(base_secs).unwrap_or(i64::MAX).saturating_mul(1000);
+    let base_ms = i64::try_from(base_secs)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(1000);
     Some(step.saturating_mul(base_ms))
 }
 
@@ -135,13 +137,7 @@ pub fn signature_header(secret: &str, timestamp_secs: i64, body: &[u8]) -> Strin
 /// What a receiver does: whether `header` signs `body` under `secret`
 /// with a timestamp at most `tolerance_secs` from `now_secs`. Compared in
 /// constant time (`Mac::verify_slice`).
-pub fn verify(
-    header: &str,
-    secret: &str,
-    body: &[u8],
-    now_secs: i64,
-    tolerance_secs: i64,
-) -> bool {
+pub fn verify(header: &str, secret: &str, body: &[u8], now_secs: i64, tolerance_secs: i64) -> bool {
     let mut timestamp = None;
     let mut signatures = Vec::new();
     for part in header.split(',') {
@@ -237,20 +233,15 @@ pub fn validate(input: WebhookInput, allowed_origin: &str) -> Result<NewWebhook,
                 codes::INVALID_FORMAT,
                 format!("url is not a URL: {e}"),
             )),
-            Ok(parsed) if !matches!(parsed.scheme(), "http" | "https") => {
-                errors.push(FieldError::new(
-                    "url",
-                    codes::INVALID_FORMAT,
-                    "url must be http or https",
-                ))
-            }
-            Ok(parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
-                errors.push(FieldError::new(
+            Ok(parsed) if !matches!(parsed.scheme(), "http" | "https") => errors.push(
+                FieldError::new("url", codes::INVALID_FORMAT, "url must be http or https"),
+            ),
+            Ok(parsed) if !parsed.username().is_empty() || parsed.password().is_some() => errors
+                .push(FieldError::new(
                     "url",
                     codes::INVALID_FORMAT,
                     "url may not carry credentials: verify deliveries by their signature",
-                ))
-            }
+                )),
             Ok(parsed) if parsed.fragment().is_some() => errors.push(FieldError::new(
                 "url",
                 codes::INVALID_FORMAT,
@@ -395,9 +386,15 @@ mod tests {
         );
         assert_eq!(retry_delay_ms(0, 10), None);
         assert_eq!(retry_delay_ms(1, 1), Some(1_000));
-        assert_eq!(after_attempt(1, false, 1_000, 1), (State::Pending, Some(2_000)));
+        assert_eq!(
+            after_attempt(1, false, 1_000, 1),
+            (State::Pending, Some(2_000))
+        );
         assert_eq!(after_attempt(2, true, 1_000, 1), (State::Delivered, None));
-        assert_eq!(after_attempt(MAX_ATTEMPTS, false, 1_000, 1), (State::Failed, None));
+        assert_eq!(
+            after_attempt(MAX_ATTEMPTS, false, 1_000, 1),
+            (State::Failed, None)
+        );
         // Manual retries past the last attempt stay failed.
         assert_eq!(after_attempt(9, false, 1_000, 1), (State::Failed, None));
     }
@@ -462,11 +459,17 @@ mod tests {
             ("url".into(), codes::UNKNOWN_VALUE.into())
         );
         assert_eq!(
-            field(&format!("https://hooks.example.com/{}", "a".repeat(MAX_URL_LEN))),
+            field(&format!(
+                "https://hooks.example.com/{}",
+                "a".repeat(MAX_URL_LEN)
+            )),
             ("url".into(), codes::TOO_LONG.into())
         );
-        let unconfigured = validate(input("https://webhooks.invalid/x"), "https://webhooks.invalid")
-            .unwrap_err();
+        let unconfigured = validate(
+            input("https://webhooks.invalid/x"),
+            "https://webhooks.invalid",
+        )
+        .unwrap_err();
         assert!(unconfigured[0].message.contains("webhook_origin"));
 
         let errors = validate(

@@ -8,9 +8,9 @@
 //! transaction, audit entries, generation bump and cache refresh.
 
 use prompthelm_component_kit::{ApiError, secure_random_bytes};
+use prompthelm_domain::ids;
 use prompthelm_domain::rollup::{Granularity, Measures, Window};
 use prompthelm_domain::time::rfc3339_millis;
-use prompthelm_domain::ids;
 use prompthelm_domain::watch::{self, MetricVerdict, Mode, Policy};
 use prompthelm_domain::webhook;
 use serde::{Deserialize, Serialize};
@@ -492,7 +492,16 @@ pub async fn after_call(
                     Mode::Notify => verdict.action = Some("notified".to_owned()),
                     Mode::Off => {}
                 }
-                announce(db, organization_id, prompt_id, pair, policy, now, &mut verdict).await?;
+                announce(
+                    db,
+                    organization_id,
+                    prompt_id,
+                    pair,
+                    policy,
+                    now,
+                    &mut verdict,
+                )
+                .await?;
             }
             store_verdict(db, prompt_id, &verdict).await?;
             Ok(verdict)

@@ -192,9 +192,7 @@ pub async fn get(db: &Db, organization_id: &str, id: &str) -> Result<Webhook, Ap
     }
     let row = db
         .row(
-            &format!(
-                "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE organization_id = ? AND id = ?"
-            ),
+            &format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE organization_id = ? AND id = ?"),
             [
                 Value::Text(organization_id.to_owned()),
                 Value::Text(id.to_owned()),
@@ -493,10 +491,7 @@ async fn send(delivery_id: &str, claimed: &Claimed) -> Result<u16, String> {
                 format!("no answer: {text}")
             })
         }
-        Either::Right(_) => Err(format!(
-            "no answer within {} s",
-            SEND_TIMEOUT.as_secs()
-        )),
+        Either::Right(_) => Err(format!("no answer within {} s", SEND_TIMEOUT.as_secs())),
     }
 }
 
@@ -517,7 +512,8 @@ async fn attempt(
     let duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
     let ended = now_unix_millis();
     let succeeded = matches!(outcome, Ok(status) if webhook::is_success(status));
-    let (state, next) = webhook::after_attempt(claimed.attempt, succeeded, ended, backoff_base_secs);
+    let (state, next) =
+        webhook::after_attempt(claimed.attempt, succeeded, ended, backoff_base_secs);
     let (status, error) = match outcome {
         Ok(status) => (Value::Integer(i64::from(status)), Value::Null),
         Err(why) => (Value::Null, Value::Text(why)),
