@@ -434,7 +434,7 @@ fn endpoints_are_validated_scoped_and_confined_to_their_organization() {
     assert_eq!(shown["description"], "on-call");
     assert!(shown.get("secret").is_none(), "{shown}");
     let listed = api.list_all("/api/v1/webhooks");
-    assert_eq!(listed, [shown.clone()]);
+    assert_eq!(listed, std::slice::from_ref(&shown));
     assert!(!api.get("/api/v1/webhooks").body.contains(&secret));
     let log = api.get(&format!("/api/v1/webhooks/{hook}/deliveries"));
     assert_eq!(log.status, 200, "{}", log.body);
