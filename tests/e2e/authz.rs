@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use crate::api::{Client, id, version_body};
-use crate::harness::Runtime;
+use crate::harness::{Options, Runtime, app_manifest};
 
 /// What a token of another organization gets from an endpoint.
 #[derive(Clone, Copy, Debug)]
@@ -40,9 +40,15 @@ fn endpoint(method: &'static str, path: String, scope: Option<&'static str>) -> 
 
 #[test]
 fn every_endpoint_refuses_bad_tokens_and_missing_scopes() {
-    let rt = Runtime::app();
+    let hooks = "http://127.0.0.1:9";
+    let rt =
+        Runtime::start(Options::new(app_manifest()).env("SPIN_VARIABLE_WEBHOOK_ORIGIN", hooks))
+            .unwrap_or_else(|f| panic!("{}", f.stderr));
     let admin = Client::admin(&rt);
     let pid = id(&admin.create_prompt("guarded"));
+    let created = admin.post("/api/v1/webhooks", &json!({"url": format!("{hooks}/a")}));
+    assert_eq!(created.status, 201, "{}", created.body);
+    let hook = id(&created.json());
     let v1 = id(&admin.save_version(&pid, &version_body("a", 0.2, &[], "v1")));
     let v2 = id(&admin.save_version(&pid, &version_body("b", 0.4, &[], "v2")));
     admin.promote(&pid, &v1);
@@ -259,6 +265,28 @@ fn every_endpoint_refuses_bad_tokens_and_missing_scopes() {
                 format!("/api/v1/prompts/{pid}/signals"),
                 Some("analytics:read"),
             )
+        },
+        endpoint("GET", "/api/v1/webhooks".into(), Some("admin")),
+        Endpoint {
+            body: Some(json!({"url": format!("{hooks}/b")})),
+            ..endpoint("POST", "/api/v1/webhooks".into(), Some("admin"))
+        },
+        Endpoint {
+            other_org: nf("WEBHOOK_NOT_FOUND"),
+            ..endpoint("GET", format!("/api/v1/webhooks/{hook}"), Some("admin"))
+        },
+        Endpoint {
+            other_org: nf("WEBHOOK_NOT_FOUND"),
+            ..endpoint(
+                "GET",
+                format!("/api/v1/webhooks/{hook}/deliveries"),
+                Some("admin"),
+            )
+        },
+        // After the reads of the same endpoint: the last loop deletes it.
+        Endpoint {
+            other_org: nf("WEBHOOK_NOT_FOUND"),
+            ..endpoint("DELETE", format!("/api/v1/webhooks/{hook}"), Some("admin"))
         },
         endpoint("GET", "/api/v1/tokens".into(), Some("admin")),
         Endpoint {

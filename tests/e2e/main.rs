@@ -41,3 +41,4 @@ mod sdk_contract;
 mod spin_parity;
 mod startup;
 mod watch;
+mod webhooks;

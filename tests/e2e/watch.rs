@@ -16,7 +16,11 @@ use crate::stub::{StubOptions, StubProvider};
 const WATCH_ACTOR: &str = "regression-watch";
 
 fn app(stub: &StubProvider) -> Runtime {
-    Flavor::Prompthelm.start(stub.app_options().rate_limit_per_minute(0))
+    app_under(Flavor::Prompthelm, stub)
+}
+
+fn app_under(flavor: Flavor, stub: &StubProvider) -> Runtime {
+    flavor.start(stub.app_options().rate_limit_per_minute(0))
 }
 
 fn watch_path(pid: &str) -> String {
@@ -174,8 +178,21 @@ fn a_failing_canary_is_ended_by_the_watch_with_its_evidence() {
 
 #[test]
 fn a_failing_promote_is_rolled_back_by_the_watch() {
+    failing_promote_rolled_back(Flavor::Prompthelm);
+}
+
+/// The watch runs inline in the gateway's request, so it needs no
+/// background thread or cron trigger: the same under the real Spin.
+#[test]
+fn a_failing_promote_is_rolled_back_by_the_watch_under_spin() {
+    if let Some(spin) = Flavor::spin() {
+        failing_promote_rolled_back(spin);
+    }
+}
+
+fn failing_promote_rolled_back(flavor: Flavor) {
     let stub = StubProvider::start();
-    let rt = app(&stub);
+    let rt = app_under(flavor, &stub);
     let api = Client::admin(&rt);
     let pid = id(&api.create_prompt("watched-promote"));
     let v1 = id(&api.save_version(&pid, &version_body("good", 0.2, &[], "v1")));

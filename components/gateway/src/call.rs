@@ -19,7 +19,7 @@ use prompthelm_providers::{Cost, Price};
 use prompthelm_store::auth::Principal;
 use prompthelm_store::db::Db;
 use prompthelm_store::executions::{self, ExecutionLog, Status};
-use prompthelm_store::watch;
+use prompthelm_store::{watch, webhooks};
 use spin_sdk::http::{BoxBody, Request, Response};
 
 use crate::dialect::{Dialect, Mode, boxed, error_response};
@@ -214,8 +214,11 @@ impl Call {
     /// The regression watch, inline after the row (and so its rollups) is
     /// stored: at most one call per prompt per 5 s evaluates (one
     /// conditional UPDATE decides), the others pay that UPDATE only. The
-    /// call itself is committed, so a failure here is reported on stderr
-    /// (with the request id) and does not change the call's answer.
+    /// call that evaluates also sends the organization's due webhook
+    /// deliveries (one indexed SELECT when none is due; see
+    /// [`deliver_webhooks`](Self::deliver_webhooks)). The call itself is
+    /// committed, so a failure here is reported on stderr (with the
+    /// request id) and does not change the call's answer.
     async fn watch_after_store(&mut self) {
         let (Some(policy), Some(prompt_id)) = (self.watch.take(), self.log.prompt_id.as_deref())
         else {
@@ -230,16 +233,42 @@ impl Call {
             prompthelm_component_kit::now_unix_millis(),
         )
         .await;
-        if let Err(e) = evaluated {
-            eprintln!(
-                "regression watch of prompt {prompt_id} failed: {} {}: {} (request {})",
-                e.status.as_u16(),
-                e.code,
-                e.message,
-                self.ctx.request_id()
-            );
+        match evaluated {
+            Err(e) => self.report("regression watch", prompt_id, &e),
+            Ok(None) => {}
+            Ok(Some(_)) => {
+                if let Err(e) = self.deliver_webhooks().await {
+                    self.report("webhook delivery", prompt_id, &e);
+                }
+            }
         }
         self.phases.mark("watch");
+    }
+
+    /// Sends the organization's due webhook deliveries (a regression's
+    /// first attempt, and retries whose backoff has passed): at most
+    /// three, none started after 3 s, each at most 3 s. This is on the
+    /// caller's path, which only a call that evaluated the watch pays, and
+    /// only while deliveries are due: a serverless component has no
+    /// background thread to hand it to (docs/API.md, "Webhooks").
+    async fn deliver_webhooks(&self) -> Result<(), ApiError> {
+        let base = prompthelm_component_kit::variables::number::<u64>(
+            "webhook_retry_base_seconds",
+            1..=3_600,
+        )
+        .await?;
+        webhooks::deliver_due(&self.db, &self.log.organization_id, base).await?;
+        Ok(())
+    }
+
+    fn report(&self, what: &str, prompt_id: &str, e: &ApiError) {
+        eprintln!(
+            "{what} of prompt {prompt_id} failed: {} {}: {} (request {})",
+            e.status.as_u16(),
+            e.code,
+            e.message,
+            self.ctx.request_id()
+        );
     }
 
     /// Logs the failure, then answers with its envelope.

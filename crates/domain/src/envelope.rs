@@ -83,6 +83,14 @@ pub mod codes {
     pub const CANARY_IS_PRODUCTION: &str = "CANARY_IS_PRODUCTION";
     /// No execution log with this id in the caller's organization: 404.
     pub const EXECUTION_LOG_NOT_FOUND: &str = "EXECUTION_LOG_NOT_FOUND";
+    /// No webhook endpoint with this id in the caller's organization: 404.
+    pub const WEBHOOK_NOT_FOUND: &str = "WEBHOOK_NOT_FOUND";
+    /// No delivery with this id for this webhook endpoint: 404.
+    pub const DELIVERY_NOT_FOUND: &str = "DELIVERY_NOT_FOUND";
+    /// The organization has as many webhook endpoints as allowed: 409.
+    pub const TOO_MANY_WEBHOOKS: &str = "TOO_MANY_WEBHOOKS";
+    /// An attempt of this delivery is in flight; retry after it: 409.
+    pub const DELIVERY_IN_FLIGHT: &str = "DELIVERY_IN_FLIGHT";
 }
 
 /// The wire error envelope. Field order and names are part of the contract.

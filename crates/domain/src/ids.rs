@@ -20,6 +20,12 @@ pub const EXECUTION: &str = "exe_";
 pub const FEEDBACK: &str = "fbk_";
 /// Prefix of signal ids.
 pub const SIGNAL: &str = "sig_";
+/// Prefix of webhook endpoint ids.
+pub const WEBHOOK: &str = "whk_";
+/// Prefix of webhook delivery ids (the `PromptHelm-Delivery` header).
+pub const DELIVERY: &str = "whd_";
+/// Prefix of event ids (one regression sent to several endpoints).
+pub const EVENT: &str = "evt_";
 
 /// The id of the organization that exists from the first migration on.
 pub const DEFAULT_ORGANIZATION: &str = "org_default";

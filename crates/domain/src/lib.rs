@@ -6,7 +6,7 @@
 //! components (wasm32-wasip2) and the local runtime host (native) share it.
 //! Dependencies are small, pure crates that build for both targets: serde,
 //! `similar` (line diffs), `hmac` + `sha2` (token hashes), `hex`, `time` (timestamp parsing),
-//! `sqlparser` (the execution-log filter language).
+//! `sqlparser` (the execution-log filter language), `url` (webhook URLs).
 
 pub mod analytics;
 pub mod auth;
@@ -31,5 +31,6 @@ pub mod time;
 pub mod validation;
 pub mod variables;
 pub mod watch;
+pub mod webhook;
 
 pub use envelope::ErrorEnvelope;

@@ -29,6 +29,8 @@ pub mod actions {
     pub const CANARY_END: &str = "prompt.canary.end";
     pub const WATCH_UPDATE: &str = "prompt.watch.update";
     pub const EXECUTION_LOGS_PURGE: &str = "execution_logs.purge";
+    pub const WEBHOOK_CREATE: &str = "webhook.create";
+    pub const WEBHOOK_DELETE: &str = "webhook.delete";
 }
 
 /// A new entry, before it is stored.

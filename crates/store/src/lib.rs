@@ -37,6 +37,7 @@ pub mod schema;
 pub mod tokens;
 pub mod versions;
 pub mod watch;
+pub mod webhooks;
 
 /// When, and under which request, a change happens: stamped on the rows
 /// and audit entries it writes.

@@ -7,10 +7,12 @@
 //! with a system principal named [`watch::ACTOR_NAME`]: the same
 //! transaction, audit entries, generation bump and cache refresh.
 
-use prompthelm_component_kit::ApiError;
+use prompthelm_component_kit::{ApiError, secure_random_bytes};
+use prompthelm_domain::ids;
 use prompthelm_domain::rollup::{Granularity, Measures, Window};
 use prompthelm_domain::time::rfc3339_millis;
 use prompthelm_domain::watch::{self, MetricVerdict, Mode, Policy};
+use prompthelm_domain::webhook;
 use serde::{Deserialize, Serialize};
 use spin_sdk::sqlite::Value;
 
@@ -23,6 +25,7 @@ use crate::db::{Db, json_text};
 use crate::prompts;
 use crate::rollups;
 use crate::versions::{self, Expected};
+use crate::webhooks;
 
 /// What `GET`/`PUT /prompts/:id/watch` answer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -73,11 +76,15 @@ pub struct Verdict {
     pub regressed: bool,
     pub metrics: Vec<MetricVerdict>,
     /// What the watch did: `canaryEnded` or `rolledBack` (mode rollback),
-    /// `notified` (mode notify: shown here and in the console only), or
-    /// `null`.
+    /// `notified` (mode notify: shown here, in the console, and posted to
+    /// the organization's webhooks), or `null`.
     pub action: Option<String>,
     /// The audit entry of the action.
     pub audit_entry_id: Option<String>,
+    /// How many `watch.regression` webhook deliveries this verdict
+    /// enqueued (once per regression; absent when none was announced).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_deliveries: Option<usize>,
     /// Why a rollback was not made (someone changed production first), or
     /// what failed after it committed (the cache refresh).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -398,9 +405,12 @@ fn evidence(pair: &Pair, policy: &Policy, verdicts: &[MetricVerdict]) -> serde_j
 
 /// Runs after a production call of a watched prompt stored its log row:
 /// claims the evaluation (at most one per [`watch::EVALUATE_EVERY_MS`]),
-/// compares the pair being watched, stores the verdict, and in mode
-/// `rollback` acts on a regression. `None` when another call holds the
-/// claim. `request_id` is the call's, stamped on the action's entries.
+/// compares the pair being watched, and in one transaction acts on a
+/// regression (mode `rollback`), enqueues its webhook deliveries (modes
+/// `notify` and `rollback`, once per regression) and stores the verdict,
+/// so no verdict is stored without its deliveries. `None` when another
+/// call holds the claim. `request_id` is the call's, stamped on the
+/// action's entries.
 pub async fn after_call(
     db: &Db,
     organization_id: &str,
@@ -422,9 +432,11 @@ pub async fn after_call(
         metrics: Vec::new(),
         action: None,
         audit_entry_id: None,
+        webhook_deliveries: None,
         warnings: Vec::new(),
     };
-    if let Some(pair) = pair(db, organization_id, prompt_id, policy, now).await? {
+    let pair = pair(db, organization_id, prompt_id, policy, now).await?;
+    if let Some(pair) = &pair {
         let baseline = measures(
             db,
             organization_id,
@@ -448,7 +460,7 @@ pub async fn after_call(
                 organization_id,
                 prompt_id,
                 policy,
-                &pair,
+                pair,
                 now,
                 &mut verdict.warnings,
             )
@@ -459,39 +471,160 @@ pub async fn after_call(
         verdict.baseline_version_id = Some(pair.baseline.clone());
         verdict.candidate_version_id = Some(pair.candidate.clone());
         verdict.since = Some(rfc3339_millis(pair.since));
-        if verdict.regressed {
-            match policy.mode {
-                Mode::Rollback => {
-                    act(
-                        db,
-                        organization_id,
-                        prompt_id,
-                        &pair,
-                        policy,
-                        request_id,
-                        now,
-                        &mut verdict,
-                    )
-                    .await?
+    }
+    let mut verdict = db
+        .transaction(async |db| {
+            if let (Some(pair), true) = (&pair, verdict.regressed) {
+                match policy.mode {
+                    Mode::Rollback => {
+                        act(
+                            db,
+                            organization_id,
+                            prompt_id,
+                            pair,
+                            policy,
+                            request_id,
+                            now,
+                            &mut verdict,
+                        )
+                        .await?
+                    }
+                    Mode::Notify => verdict.action = Some("notified".to_owned()),
+                    Mode::Off => {}
                 }
-                Mode::Notify => verdict.action = Some("notified".to_owned()),
-                Mode::Off => {}
+                announce(
+                    db,
+                    organization_id,
+                    prompt_id,
+                    pair,
+                    policy,
+                    now,
+                    &mut verdict,
+                )
+                .await?;
             }
+            store_verdict(db, prompt_id, &verdict).await?;
+            Ok(verdict)
+        })
+        .await?;
+    if verdict.action.as_deref().is_some_and(|a| a != "notified") {
+        // After the commit, as a person's promote: a store that refuses
+        // does not undo the rollback, and the verdict says so.
+        if let Some(warning) = cache::refresh_after_commit(db, organization_id, prompt_id).await {
+            verdict.warnings.push(warning);
+            store_verdict(db, prompt_id, &verdict).await?;
         }
     }
-    db.run(
-        "UPDATE prompt_watches SET verdict = ? WHERE prompt_id = ?",
-        [
-            Value::Text(json_text(&verdict)?),
-            Value::Text(prompt_id.to_owned()),
-        ],
-    )
-    .await?;
     Ok(Some(verdict))
 }
 
+async fn store_verdict(db: &Db, prompt_id: &str, verdict: &Verdict) -> Result<(), ApiError> {
+    db.run(
+        "UPDATE prompt_watches SET verdict = ? WHERE prompt_id = ?",
+        [
+            Value::Text(json_text(verdict)?),
+            Value::Text(prompt_id.to_owned()),
+        ],
+    )
+    .await
+}
+
+/// Enqueues the regression's `watch.regression` deliveries, unless this
+/// regression (the same subject, candidate and start) was announced
+/// already: one announcement per regression, not one per evaluation.
+/// Inside the verdict's transaction.
+async fn announce(
+    db: &Db,
+    organization_id: &str,
+    prompt_id: &str,
+    pair: &Pair,
+    policy: &Policy,
+    now: i64,
+    verdict: &mut Verdict,
+) -> Result<(), ApiError> {
+    let subject = match pair.subject {
+        Subject::Canary => "canary",
+        Subject::Promote => "promote",
+    };
+    let key = format!("{subject}:{}:{}", pair.candidate, pair.since);
+    let announced = db
+        .row(
+            "SELECT notified FROM prompt_watches WHERE prompt_id = ?",
+            [Value::Text(prompt_id.to_owned())],
+        )
+        .await?
+        .map(|row| row.opt_text(0))
+        .transpose()?
+        .flatten();
+    if announced.as_deref() == Some(key.as_str()) {
+        return Ok(());
+    }
+    let prompt = db
+        .row(
+            "SELECT slug, production_version_id FROM prompts WHERE id = ?",
+            [Value::Text(prompt_id.to_owned())],
+        )
+        .await?
+        .ok_or_else(|| ApiError::internal("a watched prompt is gone"))?;
+    let version = async |id: &str| -> Result<Option<String>, ApiError> {
+        db.row(
+            "SELECT version FROM prompt_versions WHERE id = ?",
+            [Value::Text(id.to_owned())],
+        )
+        .await?
+        .map(|row| row.text(0))
+        .transpose()
+    };
+    let rolled_back = matches!(
+        verdict.action.as_deref(),
+        Some("canaryEnded" | "rolledBack")
+    );
+    let payload = serde_json::json!({
+        "id": ids::new_id(ids::EVENT, secure_random_bytes()),
+        "type": webhook::EVENT_WATCH_REGRESSION,
+        "createdAt": rfc3339_millis(now),
+        "organizationId": organization_id,
+        "data": {
+            "promptId": prompt_id,
+            "promptSlug": prompt.text(0)?,
+            "mode": policy.mode,
+            "subject": pair.subject,
+            "baselineVersionId": pair.baseline,
+            "baselineVersion": version(&pair.baseline).await?,
+            "candidateVersionId": pair.candidate,
+            "candidateVersion": version(&pair.candidate).await?,
+            "since": rfc3339_millis(pair.since),
+            "evaluatedAt": verdict.evaluated_at,
+            "rolledBack": rolled_back,
+            "action": verdict.action,
+            "auditEntryId": verdict.audit_entry_id,
+            "productionVersionId": prompt.opt_text(1)?,
+            "windowMinutes": policy.window_minutes,
+            "alpha": policy.alpha,
+            "evidence": verdict.metrics.iter().filter(|m| m.regressed).collect::<Vec<_>>(),
+        },
+    });
+    let queued = webhooks::enqueue(
+        db,
+        organization_id,
+        webhook::EVENT_WATCH_REGRESSION,
+        Some(prompt_id),
+        &payload,
+        now,
+    )
+    .await?;
+    db.run(
+        "UPDATE prompt_watches SET notified = ? WHERE prompt_id = ?",
+        [Value::Text(key), Value::Text(prompt_id.to_owned())],
+    )
+    .await?;
+    verdict.webhook_deliveries = Some(queued);
+    Ok(())
+}
+
 /// Ends the canary (outcome `revert`) or re-promotes the baseline, as a
-/// person would, if production is still what was judged.
+/// person would, if production is still what was judged. Inside the
+/// verdict's transaction; the caller refreshes the cache after it.
 #[allow(clippy::too_many_arguments)]
 async fn act(
     db: &Db,
@@ -506,53 +639,49 @@ async fn act(
     let principal = watch_principal(organization_id);
     let stamp = Stamp { request_id, now };
     let evidence = evidence(pair, policy, &verdict.metrics);
-    let acted = db
-        .transaction(async |db| match pair.subject {
-            Subject::Canary => {
-                // Someone changed the canary since it was judged: leave it.
-                match canary::get(db, organization_id, prompt_id).await? {
-                    Some(running) if running.version_id == pair.candidate => {}
-                    _ => return Ok(None),
+    let acted = match pair.subject {
+        Subject::Canary => {
+            // Someone changed the canary since it was judged: leave it.
+            match canary::get(db, organization_id, prompt_id).await? {
+                Some(running) if running.version_id == pair.candidate => {
+                    let ended = versions::end_canary_with_evidence(
+                        db,
+                        &principal,
+                        prompt_id,
+                        Outcome::Revert,
+                        stamp,
+                        &evidence,
+                    )
+                    .await?;
+                    Some(("canaryEnded", ended.audit_entry_id))
                 }
-                let ended = versions::end_canary_with_evidence(
-                    db,
-                    &principal,
-                    prompt_id,
-                    Outcome::Revert,
-                    stamp,
-                    &evidence,
-                )
-                .await?;
-                Ok(Some(("canaryEnded", ended.audit_entry_id)))
+                _ => None,
             }
-            Subject::Promote => {
-                // The compare-and-swap leaves a production someone moved
-                // since alone (409 inside, no change).
-                let promotion = versions::promote_with_evidence(
-                    db,
-                    &principal,
-                    prompt_id,
-                    &pair.baseline,
-                    Expected::Version(&pair.candidate),
-                    stamp,
-                    &evidence,
-                )
-                .await;
-                match promotion {
-                    Ok(p) => Ok(p.audit_entry_id.map(|id| ("rolledBack", id))),
-                    Err(e) if e.status.as_u16() == 409 || e.status.as_u16() == 404 => Ok(None),
-                    Err(e) => Err(e),
-                }
+        }
+        Subject::Promote => {
+            // The compare-and-swap leaves a production someone moved
+            // since alone (409 inside, no change).
+            let promotion = versions::promote_with_evidence(
+                db,
+                &principal,
+                prompt_id,
+                &pair.baseline,
+                Expected::Version(&pair.candidate),
+                stamp,
+                &evidence,
+            )
+            .await;
+            match promotion {
+                Ok(p) => p.audit_entry_id.map(|id| ("rolledBack", id)),
+                Err(e) if e.status.as_u16() == 409 || e.status.as_u16() == 404 => None,
+                Err(e) => return Err(e),
             }
-        })
-        .await?;
+        }
+    };
     match acted {
         Some((action, entry)) => {
             verdict.action = Some(action.to_owned());
             verdict.audit_entry_id = Some(entry);
-            verdict
-                .warnings
-                .extend(cache::refresh_after_commit(db, organization_id, prompt_id).await);
         }
         None => verdict
             .warnings
