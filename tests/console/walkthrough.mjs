@@ -770,6 +770,12 @@ await step("k3. Versions: the production pill is back on the old version, and th
   const w = rollbackWatch;
   await reopenVersions();
   await waitForProductionPill(w.good);
+  // The page's header, drawn before the watch acted, follows too.
+  await waitUntil(
+    `the header's production pill reads ${w.goodSemver}`,
+    (sv) => document.querySelector('[data-testid="header-production"]')?.textContent === sv,
+    w.goodSemver,
+  );
   const banner = byTid("regression-banner");
   await visible(banner, "the regression banner");
   const state = await banner.getAttribute("data-state");
@@ -809,6 +815,11 @@ await step("k4. Audit: the system revert, marked as the regression watch (automa
   check(actorText.includes("Regression watch (automatic)"), `the watch's actor reads "${actorText}"`);
   check((await system.locator(tid("audit-revert")).count()) === 1, "the watch's promote is not marked revert");
   checkFailingEvidence(await evidenceRow(system, "evidence-metrics", "successRate"), "the audit entry's evidence");
+  const compared = (await system.locator(tid("audit-evidence")).innerText()).replace(/\s+/g, " ");
+  check(
+    compared.includes(`Compared ${w.badSemver}`) && compared.includes(`against ${w.goodSemver}`),
+    `the evidence does not say it compared ${w.badSemver} against ${w.goodSemver}: "${compared}"`,
+  );
   // People's (here: the admin token's) promotes look different.
   const others = page.locator(`${tid("audit-row")}[data-action="prompt.promote"]:not([data-actor="regression-watch"])`);
   check((await others.count()) === 2, `${await others.count()} other prompt.promote rows, expected 2 (the seed's and the UI's)`);

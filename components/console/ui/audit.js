@@ -79,14 +79,17 @@ function actor(e) {
 // An action's evidence (the watch's): what it compared and the regressed
 // metrics with their numbers and sample sizes.
 function evidence(e) {
-  const ev = e.details?.evidence;
+  const d = e.details || {};
+  const ev = d.evidence;
   if (!ev) {
     return null;
   }
+  // The entry names its versions' numbers; any other id stays an id.
+  const known = { [d.versionId]: d.version, [d.previousVersionId]: d.previousVersion };
   return h(
     'div',
     { class: 'evidence', testid: 'audit-evidence' },
-    h('p', { class: 'small' }, comparedLine(ev)),
+    h('p', { class: 'small' }, comparedLine(ev, (id) => known[id] ?? id)),
     metricsTable(ev.regressed || [], 'evidence-metrics'),
   );
 }

@@ -58,7 +58,13 @@ export function renderVersions(root, ctx) {
         clear(errorSlot);
         const canary = state.canary;
         const name = (vid) => versions.find((v) => v.id === vid)?.version ?? vid ?? DASH;
-        clear(bannerSlot, regressionBanner(watch, name, versions.find((v) => v.isProduction) || null, canary));
+        const productionNow = versions.find((v) => v.isProduction) || null;
+        // Production may have moved without this page (the regression
+        // watch, another person): the header follows the list.
+        if (prompt && (prompt.productionVersionId ?? null) !== (productionNow?.id ?? null)) {
+          ctx.refresh().catch(() => {});
+        }
+        clear(bannerSlot, regressionBanner(watch, name, productionNow, canary));
         clear(canarySlot, canary ? canaryCard(canary, prompt?.archived) : null);
         clear(watchSlot, watchCard(watch, name));
         if (versions.length === 0) {
