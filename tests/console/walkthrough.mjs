@@ -12,7 +12,7 @@
 // user template) is saved but not promoted. The prompt's providers point at
 // the stub provider, so `[[stub:status=500]]` in a variable fails a call.
 //
-// The regression-watch steps (k, l) seed their own prompts through the API
+// The regression-watch steps (w1–w6) seed their own prompts through the API
 // (a good version with calls, a version whose every call the stub fails),
 // set the watch in the console, promote in the console, and drive the
 // failing gateway traffic from here.
@@ -748,7 +748,7 @@ function checkFailingEvidence(m, where) {
 }
 
 let rollbackWatch;
-await step("k. Regression watch: set rollback in the watch card, then promote a version whose provider fails", "watch-rollback", async () => {
+await step("w1. Regression watch: set rollback in the watch card, then promote a version whose provider fails", "watch-rollback", async () => {
   rollbackWatch = await seedWatched("rollback");
   const w = rollbackWatch;
   await openPromptFromList(w.id, w.name);
@@ -759,14 +759,14 @@ await step("k. Regression watch: set rollback in the watch card, then promote a 
   return `watch=rollback on ${w.name}; ${w.badSemver} promoted over ${w.goodSemver} (${BASELINE_CALLS} good calls before)`;
 });
 
-await step("k2. failing gateway traffic: the watch rolls the promote back by itself", "watch-traffic", async () => {
+await step("w2. failing gateway traffic: the watch rolls the promote back by itself", "watch-traffic", async () => {
   const w = rollbackWatch;
   const failed = await driveFailingTraffic(w, `back on ${w.goodSemver}`, async () => (await productionVersionId(w.id)) === w.good);
   check(failed >= 20, `production went back after only ${failed} failed calls; the watch needs 20`);
   return `${failed} failed calls, then production is ${w.goodSemver} again`;
 });
 
-await step("k3. Versions: the production pill is back on the old version, and the banner says the watch rolled back, with its evidence", "watch-banner", async () => {
+await step("w3. Versions: the production pill is back on the old version, and the banner says the watch rolled back, with its evidence", "watch-banner", async () => {
   const w = rollbackWatch;
   await reopenVersions();
   await waitForProductionPill(w.good);
@@ -794,7 +794,7 @@ await step("k3. Versions: the production pill is back on the old version, and th
   return `banner: rolled back at ${shownAt}; ${text.slice(0, 120)}…`;
 });
 
-await step("k4. Audit: the system revert, marked as the regression watch (automatic), with its evidence", "watch-audit", async () => {
+await step("w4. Audit: the system revert, marked as the regression watch (automatic), with its evidence", "watch-audit", async () => {
   const w = rollbackWatch;
   await byTid("nav-audit").click();
   await settled();
@@ -829,7 +829,7 @@ await step("k4. Audit: the system revert, marked as the regression watch (automa
 });
 
 let notifyWatch;
-await step("l. Regression watch in notify mode: a failing promote shows the banner, production stays", "watch-notify", async () => {
+await step("w5. Regression watch in notify mode: a failing promote shows the banner, production stays", "watch-notify", async () => {
   notifyWatch = await seedWatched("notify");
   const w = notifyWatch;
   await openPromptFromList(w.id, w.name);
@@ -852,7 +852,7 @@ await step("l. Regression watch in notify mode: a failing promote shows the bann
   return `${failed} failed calls; banner with Roll back to ${w.goodSemver}`;
 });
 
-await step("l2. the banner's Roll back (confirmed as a revert) puts the old version back", "watch-notify-rollback", async () => {
+await step("w6. the banner's Roll back (confirmed as a revert) puts the old version back", "watch-notify-rollback", async () => {
   const w = notifyWatch;
   await byTid("rollback").click();
   const dialog = byTid("rollback-dialog");

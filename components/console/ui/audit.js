@@ -70,7 +70,7 @@ const isWatch = (e) => e.actorType === 'system' && e.actor === WATCH_ACTOR;
 // regression watch never look alike.
 function actor(e) {
   if (isWatch(e)) {
-    return h('span', { testid: 'actor-watch' }, h('strong', null, 'Regression watch (automatic)'), ' ', pill('automatic', 'system', 'audit-automatic'));
+    return h('span', { testid: 'actor-watch' }, h('strong', null, 'Regression watch (automatic)'), h('div', { class: 'muted small' }, 'system'));
   }
   const kind = { user: 'person', api_token: 'API token', system: e.actor === 'bootstrap' ? 'bootstrap token (system)' : 'system' }[e.actorType] ?? e.actorType;
   return [e.actorName || e.actor, h('div', { class: 'muted small' }, kind)];

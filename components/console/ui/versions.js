@@ -315,7 +315,7 @@ export function renderVersions(root, ctx) {
           'fieldset',
           null,
           h('legend', null, 'Thresholds (empty: the default)'),
-          h('div', { class: 'vars' }, inputs.map((i) => i.el)),
+          h('div', { class: 'thresholds' }, inputs.map((i) => i.el)),
           field('Signals where lower is better', signals, 'name:ratio, comma-separated (ratio empty: 1.2); names as sent to POST /prompts/:id/signals.'),
         ),
       ],
