@@ -874,6 +874,55 @@ await step("w6. the banner's Roll back (confirmed as a revert) puts the old vers
   return `${w.goodSemver} back in production by ${newest.actorName}, audited as a revert`;
 });
 
+await step("w7. notify mode during a canary: a failing candidate at 50 % shows the banner, the canary keeps running", "watch-notify-canary", async () => {
+  const w = notifyWatch;
+  await versionRow(w.bad).locator(tid("start-canary")).click();
+  const dialog = byTid("canary-dialog");
+  await visible(dialog, "the canary dialog");
+  await byTid("canary-percent").fill("50");
+  await byTid("canary-sticky-by").selectOption("request");
+  await byTid("confirm-canary").click();
+  await dialog.waitFor({ state: "hidden" });
+  await visible(page.locator(`${tid("canary")}[data-version-id="${w.bad}"]`), "the canary card");
+  const failed = await driveFailingTraffic(w, "a notified canary regression", async () => {
+    const v = (await apiOk("GET", `/prompts/${w.id}/watch`)).verdict;
+    return v?.subject === "canary" && v.regressed === true && v.action === "notified";
+  });
+  const running = (await apiOk("GET", `/prompts/${w.id}/canary`)).canary;
+  check(running?.versionId === w.bad, `notify mode ended the canary: ${JSON.stringify(running)}`);
+  await reopenVersions();
+  const banner = byTid("regression-banner");
+  await visible(banner, "the regression banner");
+  check((await banner.getAttribute("data-state")) === "regressed", "the banner is not a live regression");
+  checkFailingEvidence(await evidenceRow(banner, "regression-evidence", "successRate"), "the canary banner's evidence");
+  const label = (await banner.locator(tid("rollback")).innerText()).trim();
+  check(label.includes("end the canary"), `the banner's button reads "${label}"`);
+  return `${failed} failed calls of the candidate; banner: "${label}"`;
+});
+
+await step("w8. the banner's Roll back ends the canary (revert); production never moved", "watch-notify-canary-rollback", async () => {
+  const w = notifyWatch;
+  await byTid("rollback").click();
+  const dialog = byTid("rollback-dialog");
+  await visible(dialog, "the roll-back dialog");
+  const text = (await dialog.innerText()).replace(/\s+/g, " ");
+  check(text.includes(`canary of ${w.badSemver}`) && text.includes(w.goodSemver), `the roll-back dialog: "${text}"`);
+  await byTid("confirm-rollback").click();
+  await dialog.waitFor({ state: "hidden" });
+  await waitUntil(
+    "the canary card and the banner are gone",
+    () => !document.querySelector('[data-testid="canary"]') && !document.querySelector('[data-testid="regression-banner"]'),
+  );
+  await waitForProductionPill(w.good);
+  check((await apiOk("GET", `/prompts/${w.id}/canary`)).canary === null, "the API still shows the canary");
+  const ended = (await apiOk("GET", `/audit?promptId=${w.id}&action=prompt.canary.end`)).data[0];
+  check(
+    ended?.details?.outcome === "revert" && ended.actor !== "regression-watch" && !ended.details?.evidence,
+    `the canary's end is not the person's revert: ${JSON.stringify(ended)}`,
+  );
+  return `canary of ${w.badSemver} ended (revert) by ${ended.actorName}`;
+});
+
 await step("j. keyboard: sign out, then Tab reaches sign-in and Enter submits", "keyboard", async () => {
   await byTid("sign-out").click();
   await visible(byTid("token-input"), "the sign-in form after sign-out");
