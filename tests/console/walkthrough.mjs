@@ -12,6 +12,11 @@
 // user template) is saved but not promoted. The prompt's providers point at
 // the stub provider, so `[[stub:status=500]]` in a variable fails a call.
 //
+// The regression-watch steps (w1–w6) seed their own prompts through the API
+// (a good version with calls, a version whose every call the stub fails),
+// set the watch in the console, promote in the console, and drive the
+// failing gateway traffic from here.
+//
 // Every step prints one line and saves ARTIFACT_DIR/NN-step.png. Any failed
 // step, browser console error, page error, failed request or unexpected HTTP
 // error status ends the run with exit code 1 and says why.
@@ -102,8 +107,8 @@ try {
 }
 const { prompt, GOOD_SEMVER, BAD_SEMVER } = seed;
 
-async function productionVersionId() {
-  return (await apiOk("GET", `/prompts/${PROMPT_ID}`)).productionVersionId;
+async function productionVersionId(promptId = PROMPT_ID) {
+  return (await apiOk("GET", `/prompts/${promptId}`)).productionVersionId;
 }
 
 // --- The browser, and what counts as a problem -----------------------------
@@ -255,23 +260,23 @@ async function openTab(name) {
 }
 
 /// Opens the prompt from the prompts list.
-async function openPromptFromList() {
+async function openPromptFromList(promptId = PROMPT_ID, name = prompt.name) {
   await byTid("nav-prompts").click();
   await settled();
-  const row = page.locator(`${tid("prompt-row")}[data-prompt-id="${PROMPT_ID}"]`);
-  await visible(row, `the prompts list row of ${PROMPT_ID}`);
-  const link = row.getByRole("link", { name: prompt.name });
-  check((await link.count()) === 1, `the row of ${PROMPT_ID} has no link named "${prompt.name}"`);
+  const row = page.locator(`${tid("prompt-row")}[data-prompt-id="${promptId}"]`);
+  await visible(row, `the prompts list row of ${promptId}`);
+  const link = row.getByRole("link", { name });
+  check((await link.count()) === 1, `the row of ${promptId} has no link named "${name}"`);
   await link.click();
   await waitUntil(
     `the URL is the prompt's page`,
     (id) => location.hash.startsWith(`#/prompts/${id}`),
-    PROMPT_ID,
+    promptId,
   );
   await settled();
 }
 
-async function promoteThroughDialog(vid, { replaces, revert }) {
+async function promoteThroughDialog(vid, { replaces, revert, promptId = PROMPT_ID }) {
   const row = versionRow(vid);
   await row.locator(tid("promote")).click();
   const dialog = byTid("promote-dialog");
@@ -298,7 +303,7 @@ async function promoteThroughDialog(vid, { replaces, revert }) {
     "the page reloaded after promote; the list must update in place",
   );
   check((await page.evaluate(() => location.hash)) === hash, "promote navigated away from the versions list");
-  const now = await productionVersionId();
+  const now = await productionVersionId(promptId);
   check(now === vid, `the API says production is ${now} after the UI promoted ${vid}`);
 }
 
@@ -628,6 +633,294 @@ await step("i. Compare: bad vs good shows the temperature change", "compare", as
   ).replace(/\s+/g, " ");
   check(temperature.includes("0.9") && temperature.includes("0.2"), `the temperature row does not show 0.9 → 0.2: "${temperature}"`);
   return `temperature: ${temperature.trim()}`;
+});
+
+// --- The regression watch: two more prompts, seeded by the steps that use
+// them (after the audit step above, which counts every promote) ----------
+
+/// Makes slugs unique when the script runs again against the same app.
+const RUN = Date.now().toString(36);
+/// Successful calls before the bad promote: the watch's baseline is the
+/// window before it and needs `minCalls` (20 by default) there.
+const BASELINE_CALLS = 24;
+/// Pause between driven gateway calls: the watch evaluates at most every
+/// 5 s, so a slow trickle reaches a verdict with few calls.
+const DRIVE_PAUSE_MS = 100;
+/// Cap on the driven calls (about 40 s at that pace).
+const DRIVE_MAX = 400;
+
+const versionBody = (system, user, message) => ({
+  system,
+  user,
+  variables: [{ name: "question", type: "string", required: true }],
+  model: "gpt-4o-mini",
+  temperature: 0.2,
+  maxTokens: 400,
+  message,
+});
+
+/// A prompt whose good version is production with BASELINE_CALLS calls,
+/// and a saved bad version whose every call the stub provider fails (503).
+async function seedWatched(kind) {
+  const name = `Watched reply (${kind})`;
+  const created = await apiOk("POST", "/prompts", { name, slug: `watched-${kind}-${RUN}` });
+  const good = await apiOk(
+    "POST",
+    `/prompts/${created.id}/versions`,
+    versionBody("You are a careful support agent.", "Customer asks: {{question}}", "careful"),
+  );
+  await apiOk("POST", `/prompts/${created.id}/versions/${good.id}/promote`);
+  for (let i = 0; i < BASELINE_CALLS; i += 1) {
+    const res = await api("POST", "/gateway/execute", { promptSlug: created.slug, variables: { question: `fine ${i}` } });
+    check(res.status === 200 && res.json?.versionId === good.id, `baseline call ${i}: ${res.status} ${res.text}`);
+  }
+  const bad = await apiOk(
+    "POST",
+    `/prompts/${created.id}/versions`,
+    versionBody("You are a careful support agent.", "[[stub:status=503]] Customer asks: {{question}}", "broken upstream"),
+  );
+  return { id: created.id, slug: created.slug, name, good: good.id, goodSemver: good.version, bad: bad.id, badSemver: bad.version };
+}
+
+/// Sets the watch's mode in the Versions tab's watch card (defaults kept).
+async function setWatchMode(promptId, mode) {
+  const card = byTid("watch");
+  await visible(card, "the watch card");
+  check((await card.getAttribute("data-mode")) === "off", `the watch card starts at mode ${await card.getAttribute("data-mode")}, not off`);
+  await byTid("watch-edit").click();
+  const dialog = byTid("watch-dialog");
+  await visible(dialog, "the watch dialog");
+  const minCalls = await byTid("watch-minCalls").inputValue();
+  check(minCalls === "20", `the dialog's minCalls is "${minCalls}", expected the default 20`);
+  await byTid("watch-mode").selectOption(mode);
+  await screenshot(`watch-${mode}`);
+  await byTid("confirm-watch").click();
+  await dialog.waitFor({ state: "hidden" });
+  await waitUntil(`the watch card says mode ${mode}`, (mode) => document.querySelector('[data-testid="watch"]')?.dataset.mode === mode, mode);
+  const state = await apiOk("GET", `/prompts/${promptId}/watch`);
+  check(state.policy.mode === mode && state.policy.minCalls === 20, `the API's watch policy is ${JSON.stringify(state.policy)}`);
+}
+
+/// Failing gateway calls (the bad version's) until `done()`; every 10th
+/// call checks it. Returns how many calls failed.
+async function driveFailingTraffic(w, what, done) {
+  let failed = 0;
+  for (let n = 1; n <= DRIVE_MAX; n += 1) {
+    const res = await api("POST", "/gateway/execute", { promptSlug: w.slug, variables: { question: `q ${n}` } });
+    if (res.status === 502) {
+      failed += 1;
+    } else {
+      check(res.status === 200 && res.json?.versionId === w.good, `call ${n}: ${res.status} ${res.text}`);
+    }
+    if (n % 10 === 0 && (await done())) return failed;
+    await new Promise((r) => setTimeout(r, DRIVE_PAUSE_MS));
+  }
+  fail(`${DRIVE_MAX} calls (${failed} failed) and still not ${what}`);
+}
+
+/// The Versions tab drawn afresh (as a person's refresh would).
+async function reopenVersions() {
+  await openTab("compare");
+  await openTab("versions");
+}
+
+/// The evidence row of `metric` in the table `tableTestid` inside `scope`.
+async function evidenceRow(scope, tableTestid, metric) {
+  const row = scope.locator(`${tid(tableTestid)} ${tid("watch-metric")}[data-metric="${metric}"]`);
+  await visible(row, `the ${metric} row of ${tableTestid}`);
+  const cell = async (name) => (await row.locator(tid(name)).innerText()).trim();
+  const samples = await cell("metric-samples");
+  const [baselineN, observedN] = samples.match(/[\d,]+/g)?.map((x) => Number(x.replace(/,/g, ""))) ?? [];
+  return {
+    baseline: await cell("metric-baseline"),
+    observed: await cell("metric-observed"),
+    samples,
+    baselineN,
+    observedN,
+    regressed: (await row.getAttribute("data-regressed")) === "true",
+  };
+}
+
+function checkFailingEvidence(m, where) {
+  check(m.regressed, `${where}: successRate is not marked regressed`);
+  check(m.baseline === "100.0%" && m.observed === "0.0%", `${where}: success rate ${m.baseline} → ${m.observed}, expected 100.0% → 0.0%`);
+  check(m.baselineN >= 20 && m.observedN >= 20, `${where}: samples "${m.samples}", expected at least 20 on each side`);
+}
+
+let rollbackWatch;
+await step("w1. Regression watch: set rollback in the watch card, then promote a version whose provider fails", "watch-rollback", async () => {
+  rollbackWatch = await seedWatched("rollback");
+  const w = rollbackWatch;
+  await openPromptFromList(w.id, w.name);
+  await openTab("versions");
+  check((await byTid("regression-banner").count()) === 0, "a regression banner shows before anything was watched");
+  await setWatchMode(w.id, "rollback");
+  await promoteThroughDialog(w.bad, { replaces: w.goodSemver, revert: false, promptId: w.id });
+  return `watch=rollback on ${w.name}; ${w.badSemver} promoted over ${w.goodSemver} (${BASELINE_CALLS} good calls before)`;
+});
+
+await step("w2. failing gateway traffic: the watch rolls the promote back by itself", "watch-traffic", async () => {
+  const w = rollbackWatch;
+  const failed = await driveFailingTraffic(w, `back on ${w.goodSemver}`, async () => (await productionVersionId(w.id)) === w.good);
+  check(failed >= 20, `production went back after only ${failed} failed calls; the watch needs 20`);
+  return `${failed} failed calls, then production is ${w.goodSemver} again`;
+});
+
+await step("w3. Versions: the production pill is back on the old version, and the banner says the watch rolled back, with its evidence", "watch-banner", async () => {
+  const w = rollbackWatch;
+  await reopenVersions();
+  await waitForProductionPill(w.good);
+  // The page's header, drawn before the watch acted, follows too.
+  await waitUntil(
+    `the header's production pill reads ${w.goodSemver}`,
+    (sv) => document.querySelector('[data-testid="header-production"]')?.textContent === sv,
+    w.goodSemver,
+  );
+  const banner = byTid("regression-banner");
+  await visible(banner, "the regression banner");
+  const state = await banner.getAttribute("data-state");
+  check(state === "rolled-back", `the banner's state is ${state}, expected rolled-back`);
+  check((await banner.getAttribute("data-candidate-version-id")) === w.bad, "the banner does not name the bad version");
+  const text = (await banner.innerText()).replace(/\s+/g, " ");
+  check(/automatically/i.test(text), `the banner does not say it was automatic: "${text}"`);
+  check(text.includes(w.badSemver) && text.includes(w.goodSemver), `the banner does not name ${w.badSemver} and ${w.goodSemver}: "${text}"`);
+  const watch = await apiOk("GET", `/prompts/${w.id}/watch`);
+  const at = watch.lastRollback?.at;
+  check(at && !watch.lastRollback.superseded, `GET /watch has no current lastRollback: ${JSON.stringify(watch.lastRollback)}`);
+  const shownAt = (await banner.locator(tid("rollback-time")).innerText()).trim();
+  check(shownAt.startsWith(`${at.slice(0, 10)} ${at.slice(11, 19)}`), `the banner's time "${shownAt}" is not the rollback's (${at})`);
+  checkFailingEvidence(await evidenceRow(banner, "rollback-evidence", "successRate"), "the banner's evidence");
+  check((await banner.locator(tid("rollback")).count()) === 0, "the banner offers Roll back although the watch already did it");
+  return `banner: rolled back at ${shownAt}; ${text.slice(0, 120)}…`;
+});
+
+await step("w4. Audit: the system revert, marked as the regression watch (automatic), with its evidence", "watch-audit", async () => {
+  const w = rollbackWatch;
+  await byTid("nav-audit").click();
+  await settled();
+  await byTid("audit-prompt").fill(w.id);
+  await byTid("audit-apply").click();
+  await settled();
+  await waitUntil(
+    "the audit list shows only this prompt's entries",
+    (id) => {
+      const rows = [...document.querySelectorAll('[data-testid="audit-row"]')];
+      return rows.length > 0 && rows.every((r) => r.textContent.includes(id));
+    },
+    w.id,
+  );
+  const system = page.locator(`${tid("audit-row")}[data-action="prompt.promote"][data-actor="regression-watch"]`);
+  check((await system.count()) === 1, `${await system.count()} prompt.promote rows by the regression watch, expected 1`);
+  const actorText = (await system.locator(tid("actor-watch")).innerText()).replace(/\s+/g, " ");
+  check(actorText.includes("Regression watch (automatic)"), `the watch's actor reads "${actorText}"`);
+  check((await system.locator(tid("audit-revert")).count()) === 1, "the watch's promote is not marked revert");
+  checkFailingEvidence(await evidenceRow(system, "evidence-metrics", "successRate"), "the audit entry's evidence");
+  const compared = (await system.locator(tid("audit-evidence")).innerText()).replace(/\s+/g, " ");
+  check(
+    compared.includes(`Compared ${w.badSemver}`) && compared.includes(`against ${w.goodSemver}`),
+    `the evidence does not say it compared ${w.badSemver} against ${w.goodSemver}: "${compared}"`,
+  );
+  // People's (here: the admin token's) promotes look different.
+  const others = page.locator(`${tid("audit-row")}[data-action="prompt.promote"]:not([data-actor="regression-watch"])`);
+  check((await others.count()) === 2, `${await others.count()} other prompt.promote rows, expected 2 (the seed's and the UI's)`);
+  check((await others.locator(tid("actor-watch")).count()) === 0, "a token's promote is shown as the regression watch");
+  check((await others.locator(tid("audit-evidence")).count()) === 0, "a token's promote shows evidence");
+  return `system revert by "${actorText.trim()}" with evidence`;
+});
+
+let notifyWatch;
+await step("w5. Regression watch in notify mode: a failing promote shows the banner, production stays", "watch-notify", async () => {
+  notifyWatch = await seedWatched("notify");
+  const w = notifyWatch;
+  await openPromptFromList(w.id, w.name);
+  await openTab("versions");
+  await setWatchMode(w.id, "notify");
+  await promoteThroughDialog(w.bad, { replaces: w.goodSemver, revert: false, promptId: w.id });
+  const failed = await driveFailingTraffic(w, "a notified regression", async () => {
+    const v = (await apiOk("GET", `/prompts/${w.id}/watch`)).verdict;
+    return v?.regressed === true && v.action === "notified";
+  });
+  check((await productionVersionId(w.id)) === w.bad, "notify mode moved production");
+  await reopenVersions();
+  await waitForProductionPill(w.bad);
+  const banner = byTid("regression-banner");
+  await visible(banner, "the regression banner");
+  const state = await banner.getAttribute("data-state");
+  check(state === "regressed", `the banner's state is ${state}, expected regressed`);
+  checkFailingEvidence(await evidenceRow(banner, "regression-evidence", "successRate"), "the banner's evidence");
+  await visible(banner.locator(tid("rollback")), "the banner's Roll back button");
+  return `${failed} failed calls; banner with Roll back to ${w.goodSemver}`;
+});
+
+await step("w6. the banner's Roll back (confirmed as a revert) puts the old version back", "watch-notify-rollback", async () => {
+  const w = notifyWatch;
+  await byTid("rollback").click();
+  const dialog = byTid("rollback-dialog");
+  await visible(dialog, "the roll-back dialog");
+  const text = (await dialog.innerText()).replace(/\s+/g, " ");
+  check(text.includes(w.goodSemver) && text.includes(w.badSemver) && /revert/i.test(text), `the roll-back dialog: "${text}"`);
+  await screenshot("dialog");
+  await byTid("confirm-rollback").click();
+  await dialog.waitFor({ state: "hidden" });
+  await waitForProductionPill(w.good);
+  await waitUntil("the regression banner is gone", () => document.querySelector('[data-testid="regression-banner"]') === null);
+  check((await productionVersionId(w.id)) === w.good, "the API does not say the old version is production");
+  const audit = (await apiOk("GET", `/audit?promptId=${w.id}&action=prompt.promote`)).data;
+  const newest = audit[0];
+  check(
+    newest?.versionId === w.good && newest.details?.revert === true && newest.actor !== "regression-watch" && !newest.details?.evidence,
+    `the newest promote is not the person's revert: ${JSON.stringify(newest)}`,
+  );
+  return `${w.goodSemver} back in production by ${newest.actorName}, audited as a revert`;
+});
+
+await step("w7. notify mode during a canary: a failing candidate at 50 % shows the banner, the canary keeps running", "watch-notify-canary", async () => {
+  const w = notifyWatch;
+  await versionRow(w.bad).locator(tid("start-canary")).click();
+  const dialog = byTid("canary-dialog");
+  await visible(dialog, "the canary dialog");
+  await byTid("canary-percent").fill("50");
+  await byTid("canary-sticky-by").selectOption("request");
+  await byTid("confirm-canary").click();
+  await dialog.waitFor({ state: "hidden" });
+  await visible(page.locator(`${tid("canary")}[data-version-id="${w.bad}"]`), "the canary card");
+  const failed = await driveFailingTraffic(w, "a notified canary regression", async () => {
+    const v = (await apiOk("GET", `/prompts/${w.id}/watch`)).verdict;
+    return v?.subject === "canary" && v.regressed === true && v.action === "notified";
+  });
+  const running = (await apiOk("GET", `/prompts/${w.id}/canary`)).canary;
+  check(running?.versionId === w.bad, `notify mode ended the canary: ${JSON.stringify(running)}`);
+  await reopenVersions();
+  const banner = byTid("regression-banner");
+  await visible(banner, "the regression banner");
+  check((await banner.getAttribute("data-state")) === "regressed", "the banner is not a live regression");
+  checkFailingEvidence(await evidenceRow(banner, "regression-evidence", "successRate"), "the canary banner's evidence");
+  const label = (await banner.locator(tid("rollback")).innerText()).trim();
+  check(label.includes("end the canary"), `the banner's button reads "${label}"`);
+  return `${failed} failed calls of the candidate; banner: "${label}"`;
+});
+
+await step("w8. the banner's Roll back ends the canary (revert); production never moved", "watch-notify-canary-rollback", async () => {
+  const w = notifyWatch;
+  await byTid("rollback").click();
+  const dialog = byTid("rollback-dialog");
+  await visible(dialog, "the roll-back dialog");
+  const text = (await dialog.innerText()).replace(/\s+/g, " ");
+  check(text.includes(`canary of ${w.badSemver}`) && text.includes(w.goodSemver), `the roll-back dialog: "${text}"`);
+  await byTid("confirm-rollback").click();
+  await dialog.waitFor({ state: "hidden" });
+  await waitUntil(
+    "the canary card and the banner are gone",
+    () => !document.querySelector('[data-testid="canary"]') && !document.querySelector('[data-testid="regression-banner"]'),
+  );
+  await waitForProductionPill(w.good);
+  check((await apiOk("GET", `/prompts/${w.id}/canary`)).canary === null, "the API still shows the canary");
+  const ended = (await apiOk("GET", `/audit?promptId=${w.id}&action=prompt.canary.end`)).data[0];
+  check(
+    ended?.details?.outcome === "revert" && ended.actor !== "regression-watch" && !ended.details?.evidence,
+    `the canary's end is not the person's revert: ${JSON.stringify(ended)}`,
+  );
+  return `canary of ${w.badSemver} ended (revert) by ${ended.actorName}`;
 });
 
 await step("j. keyboard: sign out, then Tab reaches sign-in and Enter submits", "keyboard", async () => {

@@ -6,6 +6,10 @@
 //! This file seeds what the script starts from (a production version with a
 //! few calls, and a slow version saved but not promoted: the UI promotes
 //! it), runs the script with its output streamed, and fails if it fails.
+//! The script seeds its regression-watch prompts itself (through the API)
+//! and drives their failing traffic over HTTP: watch=rollback set in the
+//! console, the automatic revert seen in the Versions tab and the audit log;
+//! watch=notify, the banner's Roll back clicked.
 //! Screenshots of every step land in `target/console-artifacts/`.
 //!
 //! Needs `/usr/bin/chromium` (`apt-get install chromium`; or `CHROMIUM` set to
@@ -23,7 +27,7 @@ use serde_json::{Value, json};
 
 use crate::api::{Client, id, version_body};
 use crate::harness::{Runtime, repo_root};
-use crate::stub::StubProvider;
+use crate::stub::{StubOptions, StubProvider};
 
 /// The whole walkthrough waits on events, each capped at 30 s; this only
 /// stops a wedged browser from hanging the suite.
@@ -129,7 +133,8 @@ fn the_console_walks_through_rolling_back_a_prompt_in_chromium() {
     install_playwright();
 
     let stub = StubProvider::start();
-    let rt = Runtime::probe(stub.app_options());
+    // No gateway rate limit: the watch scenarios drive a few hundred calls.
+    let rt = Runtime::probe(stub.app_options().rate_limit_per_minute(0));
     let admin = Client::admin(&rt);
 
     // The seed: "Support reply", its good version in production with a few

@@ -132,6 +132,7 @@ fn a_failing_canary_is_ended_by_the_watch_with_its_evidence() {
     assert_eq!(set["policy"]["minCalls"], 20, "the default: {set}");
     assert_eq!(set["policy"]["alpha"], 0.01);
     assert!(set["updatedBy"].is_string(), "{set}");
+    assert_eq!(set["lastRollback"], Value::Null, "no rollback yet: {set}");
     let updates = entries(&api, &pid, "prompt.watch.update");
     assert_eq!(updates.len(), 1);
     assert_eq!(updates[0]["details"]["policy"]["mode"], "rollback");
@@ -163,6 +164,14 @@ fn a_failing_canary_is_ended_by_the_watch_with_its_evidence() {
     }
     let shown = api.get(&watch_path(&pid));
     assert_eq!(shown.status, 200, "{}", shown.body);
+    // The rollback outlives the verdict that made it: it is read from the
+    // audit log, with its evidence.
+    let last = &shown.json()["lastRollback"];
+    assert_eq!(last["auditEntryId"], ends[0]["id"], "{last}");
+    assert_eq!(last["action"], "prompt.canary.end", "{last}");
+    assert_eq!(last["at"], ends[0]["createdAt"], "{last}");
+    assert_eq!(last["evidence"], ends[0]["details"]["evidence"], "{last}");
+    assert_eq!(last["superseded"], false, "{last}");
     let verdict = shown.json()["verdict"].clone();
     // The verdict that acted, unless a later evaluation (nothing watched
     // any more) replaced it.
@@ -221,6 +230,17 @@ fn failing_promote_rolled_back(flavor: Flavor) {
     }
     // The watch does not judge its own rollback: nothing more happened.
     assert_eq!(by_watch(&entries(&api, &pid, "prompt.promote")).len(), 1);
+    let last = api.get(&watch_path(&pid)).json()["lastRollback"].clone();
+    assert_eq!(last["auditEntryId"], entry["id"], "{last}");
+    assert_eq!(last["action"], "prompt.promote", "{last}");
+    assert_eq!(last["evidence"]["subject"], "promote", "{last}");
+    assert_eq!(last["evidence"], entry["details"]["evidence"], "{last}");
+    assert_eq!(last["superseded"], false, "{last}");
+    // A person's promote afterwards makes it history.
+    api.promote(&pid, &v2);
+    let last = api.get(&watch_path(&pid)).json()["lastRollback"].clone();
+    assert_eq!(last["auditEntryId"], entry["id"], "{last}");
+    assert_eq!(last["superseded"], true, "{last}");
 }
 
 /// A product signal marked "lower is better" that rose after a promote
@@ -360,6 +380,7 @@ fn the_policy_is_validated_scoped_and_confined_to_its_organization() {
     assert_eq!(shown["policy"]["mode"], "off");
     assert_eq!(shown["policy"]["windowMinutes"], 10);
     assert_eq!(shown["verdict"], Value::Null);
+    assert_eq!(shown["lastRollback"], Value::Null);
 
     // Every bad threshold named at once; nothing stored or audited.
     let bad = api.call(

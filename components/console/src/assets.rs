@@ -50,6 +50,7 @@ static ASSETS: &[Asset] = &[
     asset!("prompts.js", JS),
     asset!("prompt.js", JS),
     asset!("versions.js", JS),
+    asset!("watch.js", JS),
     asset!("analytics.js", JS),
     asset!("logs.js", JS),
     asset!("compare.js", JS),

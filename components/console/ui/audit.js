@@ -1,9 +1,14 @@
 // The audit log (GET /audit), newest first, filtered by action and prompt.
-// Promotions that returned a version to production are marked as reverts.
+// Promotions that returned a version to production, and canaries ended by
+// reverting, are marked as reverts. The regression watch's own actions
+// (actor type `system`, actor `regression-watch`) are marked automatic,
+// apart from people and from the bootstrap token (also `system`), and show
+// their evidence.
 
 import { api } from './api.js';
 import { DASH, busy, clear, field, h, newestOnly, paged, pill, showError, table, timeEl } from './dom.js';
 import { promptHref } from './prompts.js';
+import { WATCH_ACTOR, comparedLine, metricsTable } from './watch.js';
 
 const ACTIONS = [
   'prompt.create',
@@ -12,6 +17,7 @@ const ACTIONS = [
   'prompt.canary.start',
   'prompt.canary.update',
   'prompt.canary.end',
+  'prompt.watch.update',
   'prompt.archive',
   'prompt.unarchive',
   'token.create',
@@ -36,7 +42,12 @@ function summary(e) {
       return `${p.version} at ${p.percent}% by ${p.stickyBy} → ${d.version} at ${d.percent}% by ${d.stickyBy}`;
     }
     case 'prompt.canary.end':
-      return `${d.version} at ${d.percent}% ended: ${d.outcome}${d.endedBy === 'promote' ? ' (by a promote)' : ''}`;
+      return [
+        `${d.version} at ${d.percent}% ended: ${d.outcome}${d.endedBy === 'promote' ? ' (by a promote)' : ''} `,
+        d.outcome === 'revert' ? pill('revert', 'revert', 'audit-revert') : null,
+      ];
+    case 'prompt.watch.update':
+      return `regression watch ${d.previousPolicy?.mode ?? DASH} → ${d.policy?.mode}`;
     case 'prompt.archive':
     case 'prompt.unarchive':
       return d.slug;
@@ -53,15 +64,45 @@ function summary(e) {
   }
 }
 
+const isWatch = (e) => e.actorType === 'system' && e.actor === WATCH_ACTOR;
+
+// Who acted, so that a person, an API token, the bootstrap token and the
+// regression watch never look alike.
+function actor(e) {
+  if (isWatch(e)) {
+    return h('span', { testid: 'actor-watch' }, h('strong', null, 'Regression watch (automatic)'), h('div', { class: 'muted small' }, 'system'));
+  }
+  const kind = { user: 'person', api_token: 'API token', system: e.actor === 'bootstrap' ? 'bootstrap token (system)' : 'system' }[e.actorType] ?? e.actorType;
+  return [e.actorName || e.actor, h('div', { class: 'muted small' }, kind)];
+}
+
+// An action's evidence (the watch's): what it compared and the regressed
+// metrics with their numbers and sample sizes.
+function evidence(e) {
+  const d = e.details || {};
+  const ev = d.evidence;
+  if (!ev) {
+    return null;
+  }
+  // The entry names its versions' numbers; any other id stays an id.
+  const known = { [d.versionId]: d.version, [d.previousVersionId]: d.previousVersion };
+  return h(
+    'div',
+    { class: 'evidence', testid: 'audit-evidence' },
+    h('p', { class: 'small' }, comparedLine(ev, (id) => known[id] ?? id)),
+    metricsTable(ev.regressed || [], 'evidence-metrics'),
+  );
+}
+
 function row(e) {
   return h(
     'tr',
-    { testid: 'audit-row', 'data-action': e.action },
+    { testid: 'audit-row', 'data-action': e.action, 'data-actor': e.actor, 'data-actor-type': e.actorType, class: isWatch(e) ? 'system-row' : null },
     h('td', { class: 'nowrap' }, timeEl(e.createdAt)),
     h('td', null, h('code', null, e.action)),
-    h('td', null, e.actorName || e.actor, h('div', { class: 'muted small' }, e.actorType)),
+    h('td', null, actor(e)),
     h('td', null, e.promptId ? h('a', { href: promptHref(e.promptId) }, e.promptId) : DASH),
-    h('td', null, summary(e)),
+    h('td', null, summary(e), evidence(e)),
   );
 }
 

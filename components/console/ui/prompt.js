@@ -54,7 +54,7 @@ function buildPage(view, id) {
           clear(
             meta,
             h('span', null, 'Slug ', h('code', null, p.slug)),
-            h('span', null, 'Production ', p.productionVersion ? pill(p.productionVersion.version, 'production') : DASH),
+            h('span', null, 'Production ', p.productionVersion ? pill(p.productionVersion.version, 'production', 'header-production') : DASH),
             h('span', null, 'Development ', p.developmentVersion ? pill(p.developmentVersion.version, 'development') : DASH),
             h('a', { href: `#/audit?promptId=${encodeURIComponent(id)}` }, 'Audit trail'),
             p.description ? h('p', { class: 'muted' }, p.description) : null,

@@ -39,6 +39,11 @@ pub struct WatchState {
     /// default (never set).
     pub updated_at: Option<String>,
     pub updated_by: Option<String>,
+    /// The watch's newest automatic rollback of this prompt, from the audit
+    /// log: the verdict is replaced by the next evaluation (5 s later,
+    /// nothing left to watch), the audit entry stays, so this is what tells
+    /// a person it happened and why.
+    pub last_rollback: Option<Rollback>,
     /// The `prompt.watch.update` entry of a PUT.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audit_entry_id: Option<String>,
@@ -48,6 +53,71 @@ pub struct WatchState {
     /// What went wrong after a PUT's commit (the cache refresh).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+}
+
+/// An automatic rollback, as `GET /watch` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rollback {
+    /// The watch's audit entry: `prompt.promote` (a promote undone) or
+    /// `prompt.canary.end` (a canary ended, or the one a rollback's
+    /// promote ended).
+    pub audit_entry_id: String,
+    pub action: String,
+    pub at: String,
+    /// The entry's `details.evidence`: what was compared and the regressed
+    /// metrics with their numbers and sample sizes.
+    pub evidence: serde_json::Value,
+    /// Whether a promote or a canary change came after it (production or
+    /// the canary moved since): then it is history, not the current state.
+    pub superseded: bool,
+}
+
+/// The newest action of the watch on the prompt, and whether a promote or
+/// canary change followed it. One statement on the audit log's prompt
+/// index.
+async fn last_rollback(
+    db: &Db,
+    organization_id: &str,
+    prompt_id: &str,
+) -> Result<Option<Rollback>, ApiError> {
+    let text = |s: &str| Value::Text(s.to_owned());
+    let row = db
+        .row(
+            "SELECT a.id, a.action, a.created_at, json_extract(a.details, '$.evidence'), \
+             EXISTS (SELECT 1 FROM audit_log b WHERE b.prompt_id = a.prompt_id \
+             AND b.organization_id = a.organization_id AND b.seq > a.seq \
+             AND b.action IN (?, ?, ?, ?)) \
+             FROM audit_log a WHERE a.prompt_id = ? AND a.organization_id = ? \
+             AND a.action IN (?, ?) AND a.actor_type = ? AND a.actor = ? \
+             ORDER BY a.seq DESC LIMIT 1",
+            [
+                text(actions::PROMPT_PROMOTE),
+                text(actions::CANARY_START),
+                text(actions::CANARY_UPDATE),
+                text(actions::CANARY_END),
+                text(prompt_id),
+                text(organization_id),
+                text(actions::PROMPT_PROMOTE),
+                text(actions::CANARY_END),
+                text(ActorType::System.as_str()),
+                text(watch::ACTOR_NAME),
+            ],
+        )
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    Ok(Some(Rollback {
+        audit_entry_id: row.text(0)?,
+        action: row.text(1)?,
+        at: rfc3339_millis(row.int(2)?),
+        evidence: match row.opt_text(3)? {
+            Some(_) => row.json(3)?,
+            None => serde_json::Value::Null,
+        },
+        superseded: row.bool(4)?,
+    }))
 }
 
 /// What was compared.
@@ -111,6 +181,7 @@ pub async fn get(db: &Db, organization_id: &str, prompt_id: &str) -> Result<Watc
             verdict: None,
             updated_at: None,
             updated_by: None,
+            last_rollback: None,
             audit_entry_id: None,
             generation: None,
             warnings: Vec::new(),
@@ -124,12 +195,16 @@ pub async fn get(db: &Db, organization_id: &str, prompt_id: &str) -> Result<Watc
             },
             updated_at: Some(rfc3339_millis(row.int(2)?)),
             updated_by: Some(row.text(3)?),
+            last_rollback: None,
             audit_entry_id: None,
             generation: None,
             warnings: Vec::new(),
         },
     };
-    Ok(state)
+    Ok(WatchState {
+        last_rollback: last_rollback(db, organization_id, prompt_id).await?,
+        ..state
+    })
 }
 
 /// Sets the policy of a prompt of `principal`'s organization, bumps the
