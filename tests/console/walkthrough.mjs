@@ -580,7 +580,12 @@ await step("h2. Versions: start a canary of the bad version at 25 %, then end it
   await versionRow(BAD).locator(tid("start-canary")).click();
   const dialog = byTid("canary-dialog");
   await visible(dialog, "the canary dialog");
-  await byTid("canary-percent").fill("25");
+  // The percent slider drives the number that is sent.
+  await byTid("canary-percent-slider").evaluate((el) => {
+    el.value = "25";
+    el.dispatchEvent(new Event("input", { bubbles: true }));
+  });
+  check((await byTid("canary-percent").inputValue()) === "25", "the slider did not move the percent to 25");
   await screenshot("dialog");
   await byTid("confirm-canary").click();
   await dialog.waitFor({ state: "hidden" });
@@ -595,6 +600,8 @@ await step("h2. Versions: start a canary of the bad version at 25 %, then end it
   );
   const running = (await apiOk("GET", `/prompts/${PROMPT_ID}/canary`)).canary;
   check(running?.versionId === BAD && running?.percent === 25, `the API says the canary is ${JSON.stringify(running)}`);
+  const arms = await armFigures("calls");
+  check(arms.production === "0" && arms.candidate === "0", `the arms of a canary without calls: ${JSON.stringify(arms)}`);
   await screenshot("running");
   await byTid("end-canary-revert").click();
   const end = byTid("end-canary-dialog");
@@ -716,6 +723,16 @@ async function driveFailingTraffic(w, what, done) {
     await new Promise((r) => setTimeout(r, DRIVE_PAUSE_MS));
   }
   fail(`${DRIVE_MAX} calls (${failed} failed) and still not ${what}`);
+}
+
+/// The canary card's `metric` row: the production and candidate cells.
+async function armFigures(metric) {
+  const row = page.locator(`${tid("canary-arms")} ${tid("canary-arm-row")}[data-metric="${metric}"]`);
+  await visible(row, `the canary arms' ${metric} row`);
+  return {
+    production: (await row.locator(tid("arm-production")).innerText()).trim(),
+    candidate: (await row.locator(tid("arm-candidate")).innerText()).trim(),
+  };
 }
 
 /// The Versions tab drawn afresh (as a person's refresh would).
@@ -897,6 +914,12 @@ await step("w7. notify mode during a canary: a failing candidate at 50 % shows t
   checkFailingEvidence(await evidenceRow(banner, "regression-evidence", "successRate"), "the canary banner's evidence");
   const label = (await banner.locator(tid("rollback")).innerText()).trim();
   check(label.includes("end the canary"), `the banner's button reads "${label}"`);
+  // The canary card shows both arms side by side: the candidate failing,
+  // production healthy.
+  const success = await armFigures("successRate");
+  check(success.candidate === "0.0%" && success.production === "100.0%", `the arms' success rates: ${JSON.stringify(success)}`);
+  const calls = await armFigures("calls");
+  check(Number(calls.candidate.replace(/,/g, "")) > 0 && Number(calls.production.replace(/,/g, "")) > 0, `the arms' calls: ${JSON.stringify(calls)}`);
   return `${failed} failed calls of the candidate; banner: "${label}"`;
 });
 

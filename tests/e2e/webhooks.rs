@@ -6,6 +6,7 @@
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -43,6 +44,12 @@ struct Receiver {
 
 impl Receiver {
     fn start(statuses: &[u16]) -> Receiver {
+        Receiver::start_holding(statuses, None)
+    }
+
+    /// With `hold`, each request is recorded, then answered only once
+    /// `hold` is set (at most 20 s later).
+    fn start_holding(statuses: &[u16], hold: Option<Arc<AtomicBool>>) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let origin = format!("http://{}", listener.local_addr().unwrap());
         let got = Arc::new(Mutex::new(Vec::new()));
@@ -60,6 +67,12 @@ impl Receiver {
                     got.len()
                 };
                 let status = statuses[(n - 1).min(statuses.len() - 1)];
+                if let Some(released) = &hold {
+                    let until = Instant::now() + Duration::from_secs(20);
+                    while !released.load(Ordering::SeqCst) && Instant::now() < until {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                }
                 let _ = write!(
                     stream,
                     "HTTP/1.1 {status} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
@@ -345,6 +358,51 @@ fn a_notify_regression_is_posted_signed_and_retried_after_a_500() {
     assert_eq!(got.len(), 3);
     assert_eq!(got[2].header("PromptHelm-Delivery"), Some(delivery_id));
     assert_signed(&got[2], &secret);
+}
+
+/// The call whose evaluation finds the regression answers before the
+/// receiver does: delivery runs after the response. The receiver holds
+/// the POST until the test has that call's answer; a delivery made inside
+/// the call would hit its 3 s timeout first and log attempt 1 as an error.
+#[test]
+fn a_slow_receiver_does_not_hold_the_call_that_announces() {
+    let release = Arc::new(AtomicBool::new(false));
+    let receiver = Receiver::start_holding(&[200], Some(release.clone()));
+    let stub = StubProvider::start();
+    let rt = app(&stub, &receiver);
+    let api = Client::admin(&rt);
+    let (hook, _) = create_webhook(&api, &format!("{}/hooks/slow", receiver.origin));
+    failing_promote(&api, "slow-receiver", "notify");
+
+    let started = Instant::now();
+    while receiver.received().is_empty() {
+        call(&api, "slow-receiver");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "nothing was delivered within 60 s"
+        );
+    }
+    // The receiver holds the delivery, and the call that started it has
+    // answered (calls are sequential): now let the receiver answer.
+    release.store(true, Ordering::SeqCst);
+
+    let delivered = || {
+        let log = api.list_all(&format!("/api/v1/webhooks/{hook}/deliveries"));
+        log.first().is_some_and(|d| d["state"] == "delivered")
+    };
+    let started = Instant::now();
+    while !delivered() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "not delivered: {:?}",
+            api.list_all(&format!("/api/v1/webhooks/{hook}/deliveries"))
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = api.list_all(&format!("/api/v1/webhooks/{hook}/deliveries"));
+    let attempts = log[0]["attemptLog"].as_array().unwrap();
+    assert_eq!(attempts.len(), 1, "{log:?}");
+    assert_eq!(attempts[0]["httpStatus"], 200, "{log:?}");
 }
 
 #[test]

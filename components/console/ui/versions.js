@@ -1,15 +1,16 @@
 // Versions tab: every version in the order it was saved, the production
 // one marked, and Promote on each row. Promoting a version that was in
 // production before is a revert, and the dialog says so before it happens.
-// A running sticky canary is shown above the list with its end control
-// (promote the candidate or revert), and any other version can start one
-// from its row (Canary…, with a percent).
+// A running sticky canary is shown above the list with its two arms side by
+// side (production and candidate since it started, from analytics) and its
+// end control (promote the candidate or revert), and any other version can
+// start one from its row (Canary…, with a percent slider).
 // The regression watch (GET/PUT /watch) has its card (mode and thresholds)
 // and, above everything, a banner when it found a regression: the evidence,
 // and either when it rolled back by itself or a Roll back button.
 
 import { api, apiAll } from './api.js';
-import { DASH, busy, clear, confirmDialog, field, fmtTime, h, pill, showError, table, timeEl } from './dom.js';
+import { DASH, busy, clear, confirmDialog, field, fmtCost, fmtInt, fmtMs, fmtPct, fmtTime, h, pill, showError, table, timeEl } from './dom.js';
 import { promptHref } from './prompts.js';
 import { comparedLine, metricLabel, metricsTable } from './watch.js';
 
@@ -65,7 +66,7 @@ export function renderVersions(root, ctx) {
           ctx.refresh().catch(() => {});
         }
         clear(bannerSlot, regressionBanner(watch, name, productionNow, canary));
-        clear(canarySlot, canary ? canaryCard(canary, prompt?.archived) : null);
+        clear(canarySlot, canary ? canaryCard(canary, prompt?.archived, await canaryArms(canary)) : null);
         clear(watchSlot, watchCard(watch, name));
         if (versions.length === 0) {
           clear(list, h('p', { class: 'empty' }, 'No versions yet. Save one with POST /api/v1/prompts/:id/versions.'));
@@ -83,8 +84,62 @@ export function renderVersions(root, ctx) {
     );
   }
 
-  // The running canary: candidate, split, and the two ways to end it.
-  function canaryCard(canary, archived) {
+  // Each arm's figures since the canary started: analytics per version over
+  // that window (minute buckets while they are kept, 48 h, else hours).
+  // A token without analytics:read still sees the card, with the reason.
+  async function canaryArms(canary) {
+    const started = Date.parse(canary.startedAt);
+    const now = Date.now();
+    const params = new URLSearchParams({
+      window: 'custom',
+      from: canary.startedAt,
+      to: new Date(Math.max(now, started + 1000)).toISOString(),
+    });
+    if (now - started < 47 * 3600 * 1000) {
+      params.set('bucket', 'minute');
+    }
+    try {
+      const analytics = await api(`${base}/analytics?${params}`);
+      const of = (vid) => analytics.versions.find((v) => v.versionId === vid) ?? null;
+      return { production: of(canary.productionVersionId), candidate: of(canary.versionId) };
+    } catch (err) {
+      return { error: err };
+    }
+  }
+
+  function armsTable(canary, arms) {
+    if (arms.error) {
+      return h('p', { class: 'muted small', testid: 'canary-arms-error' }, `The arms' figures are unavailable: ${arms.error.message ?? arms.error}`);
+    }
+    const negative = (figures) => {
+      const all = Object.values(figures?.feedback ?? {});
+      const count = all.reduce((n, f) => n + f.count, 0);
+      return count === 0 ? null : all.reduce((n, f) => n + f.negative, 0) / count;
+    };
+    const rows = [
+      ['calls', 'Calls', (f) => fmtInt(f?.calls ?? 0)],
+      ['successRate', 'Success rate', (f) => fmtPct(f?.successRate)],
+      ['p95LatencyMs', 'p95 latency', (f) => fmtMs(f?.p95LatencyMs)],
+      ['costPerCall', 'Cost per call', (f) => fmtCost(f?.costPerCall)],
+      ['negativeFeedbackRate', 'Negative feedback', (f) => fmtPct(negative(f))],
+    ].map(([key, label, cell]) =>
+      h(
+        'tr',
+        { testid: 'canary-arm-row', 'data-metric': key },
+        h('th', { scope: 'row' }, label),
+        h('td', { testid: 'arm-production' }, cell(arms.production)),
+        h('td', { testid: 'arm-candidate' }, cell(arms.candidate)),
+      ),
+    );
+    return h(
+      'div',
+      { testid: 'canary-arms' },
+      table({ class: 'list arms' }, ['Since it started', `Production ${canary.productionVersion ?? DASH}`, `Canary ${canary.version}`], rows),
+    );
+  }
+
+  // The running canary: candidate, split, its arms, and the two ways to end it.
+  function canaryCard(canary, archived, arms) {
     const end = (outcome, label, testid) =>
       h('button', { type: 'button', testid, disabled: archived, onclick: () => confirmEnd(canary, outcome) }, label);
     return h(
@@ -99,6 +154,7 @@ export function renderVersions(root, ctx) {
         canary.stickyBy === 'user' ? 'sticky by user (userId, or per request without one).' : 'split per request.',
         h('span', { class: 'muted small' }, ` Started ${fmtTime(canary.startedAt)} UTC by ${canary.startedBy}.`),
       ),
+      armsTable(canary, arms),
       h(
         'div',
         { class: 'actions' },
@@ -467,7 +523,16 @@ export function renderVersions(root, ctx) {
   }
 
   async function confirmCanary(v, production, canary) {
-    const percent = h('input', { type: 'number', min: '0', max: '100', step: '1', required: true, testid: 'canary-percent', value: String(canary?.versionId === v.id ? canary.percent : 10) });
+    const initial = String(canary?.versionId === v.id ? canary.percent : 10);
+    const percent = h('input', { type: 'number', min: '0', max: '100', step: '1', required: true, testid: 'canary-percent', value: initial });
+    // The slider and the number move together; the number is what is sent.
+    const slider = h('input', { type: 'range', min: '0', max: '100', step: '1', testid: 'canary-percent-slider', 'aria-label': 'Percent of production calls', value: initial });
+    slider.addEventListener('input', () => {
+      percent.value = slider.value;
+    });
+    percent.addEventListener('input', () => {
+      slider.value = percent.value;
+    });
     const stickyBy = h(
       'select',
       { testid: 'canary-sticky-by' },
@@ -482,6 +547,7 @@ export function renderVersions(root, ctx) {
         h('p', null, `Production calls are split between ${production.version} and ${v.version}; the next gateway call follows the split.`),
         canary && canary.versionId !== v.id ? h('p', { class: 'note' }, `This replaces the running canary of ${canary.version}.`) : null,
         field('Percent of production calls', percent, 'A whole number from 0 to 100.'),
+        h('div', { class: 'field' }, slider),
         field('Sticky by', stickyBy),
       ],
       confirmLabel: canary ? 'Change canary' : 'Start canary',

@@ -215,8 +215,8 @@ impl Call {
     /// stored: at most one call per prompt per 5 s evaluates (one
     /// conditional UPDATE decides), the others pay that UPDATE only. The
     /// call that evaluates also sends the organization's due webhook
-    /// deliveries (one indexed SELECT when none is due; see
-    /// [`deliver_webhooks`](Self::deliver_webhooks)). The call itself is
+    /// deliveries after its answer (one indexed SELECT when none is due; see
+    /// [`deliver_webhooks_after_response`](Self::deliver_webhooks_after_response)). The call itself is
     /// committed, so a failure here is reported on stderr (with the
     /// request id) and does not change the call's answer.
     async fn watch_after_store(&mut self) {
@@ -234,41 +234,41 @@ impl Call {
         )
         .await;
         match evaluated {
-            Err(e) => self.report("regression watch", prompt_id, &e),
+            Err(e) => report("regression watch", prompt_id, self.ctx.request_id(), &e),
             Ok(None) => {}
-            Ok(Some(_)) => {
-                if let Err(e) = self.deliver_webhooks().await {
-                    self.report("webhook delivery", prompt_id, &e);
-                }
-            }
+            Ok(Some(_)) => self.deliver_webhooks_after_response(prompt_id),
         }
         self.phases.mark("watch");
     }
 
     /// Sends the organization's due webhook deliveries (a regression's
-    /// first attempt, and retries whose backoff has passed): at most
-    /// three, none started after 3 s, each at most 3 s. This is on the
-    /// caller's path, which only a call that evaluated the watch pays, and
-    /// only while deliveries are due: a serverless component has no
-    /// background thread to hand it to (docs/API.md, "Webhooks").
-    async fn deliver_webhooks(&self) -> Result<(), ApiError> {
-        let base = prompthelm_component_kit::variables::number::<u64>(
-            "webhook_retry_base_seconds",
-            1..=3_600,
-        )
-        .await?;
-        webhooks::deliver_due(&self.db, &self.log.organization_id, base).await?;
-        Ok(())
-    }
-
-    fn report(&self, what: &str, prompt_id: &str, e: &ApiError) {
-        eprintln!(
-            "{what} of prompt {prompt_id} failed: {} {}: {} (request {})",
-            e.status.as_u16(),
-            e.code,
-            e.message,
-            self.ctx.request_id()
-        );
+    /// first attempt, and retries whose backoff has passed: at most three,
+    /// none started after 3 s, each at most 3 s) in a task that runs after
+    /// the handler has returned the answer, so no caller waits for a
+    /// receiver. Spin and the local runtime keep the instance until that
+    /// task ends (at most the request deadline); a task cut off there
+    /// leaves its claim, which lapses and is retried (`store::webhooks`).
+    /// Only a call that evaluated the watch starts one (docs/API.md,
+    /// "Webhooks").
+    fn deliver_webhooks_after_response(&self, prompt_id: &str) {
+        let organization_id = self.log.organization_id.clone();
+        let prompt_id = prompt_id.to_owned();
+        let request_id = self.ctx.request_id().to_owned();
+        spin_sdk::wasip3::spawn(async move {
+            let delivered = async {
+                let base = prompthelm_component_kit::variables::number::<u64>(
+                    "webhook_retry_base_seconds",
+                    1..=3_600,
+                )
+                .await?;
+                let db = Db::open().await?;
+                webhooks::deliver_due(&db, &organization_id, base).await
+            }
+            .await;
+            if let Err(e) = delivered {
+                report("webhook delivery", &prompt_id, &request_id, &e);
+            }
+        });
     }
 
     /// Logs the failure, then answers with its envelope.
@@ -307,6 +307,17 @@ impl Call {
 
 pub fn millis_since(start: Instant) -> i64 {
     i64::try_from(start.elapsed().as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Reports a failure of work done after the call was logged (the call's
+/// answer stands): on stderr, with the request id.
+fn report(what: &str, prompt_id: &str, request_id: &str, e: &ApiError) {
+    eprintln!(
+        "{what} of prompt {prompt_id} failed: {} {}: {} (request {request_id})",
+        e.status.as_u16(),
+        e.code,
+        e.message,
+    );
 }
 
 #[cfg(test)]
