@@ -600,8 +600,12 @@ await step("h2. Versions: start a canary of the bad version at 25 %, then end it
   );
   const running = (await apiOk("GET", `/prompts/${PROMPT_ID}/canary`)).canary;
   check(running?.versionId === BAD && running?.percent === 25, `the API says the canary is ${JSON.stringify(running)}`);
+  // Both arms side by side, named by version. (Their figures count whole
+  // minutes, so the calls of step d may be in them: checked in w7.)
+  const heads = (await byTid("canary-arms").locator("th[scope=col]").allInnerTexts()).map((t) => t.trim());
+  check(heads[1] === `Production ${GOOD_SEMVER}` && heads[2] === `Canary ${BAD_SEMVER}`, `the arms' headers: ${JSON.stringify(heads)}`);
   const arms = await armFigures("calls");
-  check(arms.production === "0" && arms.candidate === "0", `the arms of a canary without calls: ${JSON.stringify(arms)}`);
+  check(/^[\d,]+$/.test(arms.production) && /^[\d,]+$/.test(arms.candidate), `the arms' calls: ${JSON.stringify(arms)}`);
   await screenshot("running");
   await byTid("end-canary-revert").click();
   const end = byTid("end-canary-dialog");

@@ -153,6 +153,16 @@ pub fn version_body(system: &str, temperature: f64, stop: &[&str], message: &str
     })
 }
 
+/// The `field` of each problem in a 422 envelope, in order.
+pub fn error_fields(envelope: &Value) -> Vec<&str> {
+    envelope["details"]["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no details.errors in {envelope}"))
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect()
+}
+
 pub fn id(v: &Value) -> String {
     v["id"]
         .as_str()

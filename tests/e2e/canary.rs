@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::api::{Client, id, version_body};
+use crate::api::{Client, error_fields, id, version_body};
 use crate::cache_promise::KvFaults;
 use crate::harness::{Flavor, Options, Reply, Runtime, app_manifest};
 use crate::stub::{StubOptions, StubProvider, gateway_stream};
@@ -382,12 +382,7 @@ fn bad_canary_requests_are_refused_and_change_nothing() {
         &json!({"versionId": v2, "percent": 101, "stickyBy": "session"}),
     )
     .assert_envelope(422, "VALIDATION_ERROR");
-    let fields: Vec<&str> = invalid["details"]["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = error_fields(&invalid);
     assert_eq!(fields, ["percent", "stickyBy"]);
     start(&api, &pid, &json!({"versionId": v2, "percent": 12.5}))
         .assert_envelope(422, "VALIDATION_ERROR");

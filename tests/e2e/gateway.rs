@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::api::{Client, id};
+use crate::api::{Client, error_fields, id};
 use crate::harness::{Flavor, Options, Reply, Runtime, app_manifest};
 use crate::stub::{OPENAI_KEY, PROVIDER_KEYS, StubOptions, StubProvider, gateway_stream, reply_to};
 
@@ -273,12 +273,7 @@ fn bad_input_is_a_4xx_naming_the_problem_and_is_logged() {
         &json!({"promptSlug": "vars", "temperature": 5, "timeoutMs": 0, "variables": {"question": "q"}}),
     );
     let env = res.assert_envelope(422, "VALIDATION_ERROR");
-    let fields: Vec<&str> = env["details"]["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = error_fields(&env);
     assert_eq!(fields, ["temperature", "timeoutMs"]);
 
     execute(&admin, &json!({"user": "hi", "model": "llama-3-70b"}))

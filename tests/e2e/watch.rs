@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::api::{Client, id, version_body};
+use crate::api::{Client, error_fields, id, version_body};
 use crate::harness::{Flavor, Runtime};
 use crate::stub::{StubOptions, StubProvider};
 
@@ -392,12 +392,7 @@ fn the_policy_is_validated_scoped_and_confined_to_its_organization() {
         Some(&json!({"mode": "loud", "alpha": 2, "minCalls": 3})),
     );
     let env = bad.assert_envelope(422, "VALIDATION_ERROR");
-    let fields: Vec<&str> = env["details"]["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = error_fields(&env);
     assert_eq!(fields, ["mode", "minCalls", "alpha"], "{env}");
     api.call("PUT", &watch_path(&pid), Some(&json!({"alpha": 0.05})))
         .assert_envelope(422, "VALIDATION_ERROR");

@@ -14,7 +14,7 @@ use hmac::{Hmac, KeyInit as _, Mac as _};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::api::{Client, id, version_body};
+use crate::api::{Client, error_fields, id, version_body};
 use crate::harness::{Flavor, Options, Runtime, app_manifest};
 use crate::stub::{StubOptions, StubProvider};
 
@@ -453,12 +453,7 @@ fn endpoints_are_validated_scoped_and_confined_to_their_organization() {
         &json!({"url": "https://elsewhere.example.com/x", "events": ["nope"]}),
     );
     let env = bad.assert_envelope(422, "VALIDATION_ERROR");
-    let fields: Vec<&str> = env["details"]["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = error_fields(&env);
     assert_eq!(fields, ["url", "events[0]"], "{env}");
     assert!(env["message"].as_str().unwrap().contains(origin), "{env}");
     for body in [

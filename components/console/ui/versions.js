@@ -134,7 +134,9 @@ export function renderVersions(root, ctx) {
     return h(
       'div',
       { testid: 'canary-arms' },
-      table({ class: 'list arms' }, ['Since it started', `Production ${canary.productionVersion ?? DASH}`, `Canary ${canary.version}`], rows),
+      // Analytics count whole minutes: the minute the canary started counts
+      // whole, as it does for the regression watch.
+      table({ class: 'list arms' }, ['Since the minute it started', `Production ${canary.productionVersion ?? DASH}`, `Canary ${canary.version}`], rows),
     );
   }
 

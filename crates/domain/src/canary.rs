@@ -199,12 +199,7 @@ mod tests {
         serde_json::from_str(json).unwrap()
     }
 
-    fn fields(errors: &[FieldError]) -> Vec<(&str, &str)> {
-        errors
-            .iter()
-            .map(|e| (e.field.as_str(), e.code.as_str()))
-            .collect()
-    }
+    use crate::validation::fields_and_codes as fields;
 
     #[test]
     fn a_body_validates_with_sticky_by_optional() {

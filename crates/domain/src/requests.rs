@@ -129,12 +129,7 @@ fn finish(errors: Vec<FieldError>) -> Result<(), Vec<FieldError>> {
 mod tests {
     use super::*;
 
-    fn fields(errors: &[FieldError]) -> Vec<(&str, &str)> {
-        errors
-            .iter()
-            .map(|e| (e.field.as_str(), e.code.as_str()))
-            .collect()
-    }
+    use crate::validation::fields_and_codes as fields;
 
     #[test]
     fn new_prompt_reports_every_problem() {

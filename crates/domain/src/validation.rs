@@ -69,6 +69,15 @@ pub struct FieldError {
     pub message: String,
 }
 
+/// Each error's (field, code), in order: what the tests compare.
+#[cfg(test)]
+pub(crate) fn fields_and_codes(errors: &[FieldError]) -> Vec<(&str, &str)> {
+    errors
+        .iter()
+        .map(|e| (e.field.as_str(), e.code.as_str()))
+        .collect()
+}
+
 impl FieldError {
     /// Builds a field error.
     pub fn new(
@@ -695,10 +704,7 @@ mod tests {
             ..valid()
         };
         let errors = validate_draft(&d).unwrap_err();
-        let got: Vec<(&str, &str)> = errors
-            .iter()
-            .map(|e| (e.field.as_str(), e.code.as_str()))
-            .collect();
+        let got = fields_and_codes(&errors);
         assert_eq!(
             got,
             [

@@ -485,10 +485,7 @@ mod tests {
             ALLOWED,
         )
         .unwrap_err();
-        let fields: Vec<(&str, &str)> = errors
-            .iter()
-            .map(|e| (e.field.as_str(), e.code.as_str()))
-            .collect();
+        let fields = crate::validation::fields_and_codes(&errors);
         assert_eq!(
             fields,
             [
