@@ -12,19 +12,25 @@
 //! Every database also keeps one long-lived "keeper" connection, so the
 //! last guest close is never the last close of the file: SQLite does not
 //! checkpoint the WAL (with its fsyncs) and delete `-wal`/`-shm` on every
-//! request. Guest connections do not checkpoint at all: SQLite's
-//! auto-checkpoint would run on the commit that crosses 1000 WAL pages,
+//! request. Guest connections do not checkpoint themselves: SQLite's
+//! auto-checkpoint runs on the commit that takes the WAL past 1000 pages,
 //! inside that request (a logged call writes 9 pages, so one call in ~110
-//! paid ~3 ms: the gateway's p99). A background thread checkpoints instead,
-//! off the request path, with `PASSIVE`, which never blocks a reader or a
-//! writer.
+//! paid ~3 ms: the gateway's p99). Their WAL hook instead wakes a
+//! background thread at the same threshold, which checkpoints with
+//! `PASSIVE` (never blocking a reader or a writer) until the log is copied
+//! and the next writer restarts it from the start. Checkpointing on a
+//! timer instead let the log grow to tens of MB under steady load (a
+//! writer always came in before a copy finished), which cost every read.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+use std::ffi::c_int;
+
 use anyhow::Context as _;
+use rusqlite::hooks::Wal;
 use wasmtime::component::{Accessor, FutureReader, HasData, Resource, ResourceTable, StreamReader};
 
 use super::bindings::spin::sqlite::sqlite::{self as wit, Error, QueryResult, RowResult, Value};
@@ -45,9 +51,13 @@ const POOL_WAIT: Duration = Duration::from_secs(5);
 /// Prepared statements each connection keeps (more than the app has).
 const STATEMENT_CACHE_CAPACITY: usize = 512;
 
-/// How often the WAL is checkpointed in the background: often enough that
-/// each checkpoint copies a few hundred pages, not thousands.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+/// A commit that leaves the WAL at this many pages or more wakes the
+/// background checkpoint (SQLite's own auto-checkpoint threshold).
+const CHECKPOINT_AT_PAGES: c_int = 1000;
+
+/// The background checkpoint also runs this often without being woken (a
+/// quiet database's last commits), and notices a dropped database.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
 
 /// A WAL longer than this (pages) after a passive checkpoint means readers
 /// kept SQLite from restarting the log; only then does the checkpoint
@@ -117,13 +127,15 @@ impl FileDatabase {
             .busy_timeout(CHECKPOINT_BUSY_TIMEOUT)
             .with_context(|| format!("configuring {}", path.display()))?;
         let keeper = Arc::new(Mutex::new(keeper));
-        spawn_checkpointer(path, Arc::downgrade(&keeper))?;
+        let checkpoint_wanted = Arc::new(CheckpointSignal::default());
+        spawn_checkpointer(path, Arc::downgrade(&keeper), checkpoint_wanted.clone())?;
         Ok(Self {
             path: path.to_owned(),
             pool: Arc::new(Pool {
                 path: path.to_owned(),
                 state: Mutex::new(PoolState::default()),
                 returned: Condvar::new(),
+                checkpoint_wanted,
             }),
             _keeper: keeper,
         })
@@ -147,21 +159,55 @@ impl FileDatabase {
     }
 }
 
-/// Checkpoints the WAL every [`CHECKPOINT_EVERY`] on the keeper connection,
-/// until the database is dropped. `PASSIVE` copies what it can without
-/// waiting for anyone; the next writer then restarts the log from its
-/// start (and `journal_size_limit` trims the file). A busy database is
+/// Wakes the background checkpoint: set by a guest connection's WAL hook.
+#[derive(Default)]
+struct CheckpointSignal {
+    wanted: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl CheckpointSignal {
+    fn request(&self) {
+        if let Ok(mut wanted) = self.wanted.lock() {
+            *wanted = true;
+            self.wake.notify_one();
+        }
+    }
+
+    /// Waits until requested or `timeout` passed; whether it was requested
+    /// (and takes the request).
+    fn wait(&self, timeout: Duration) -> bool {
+        let Ok(mut wanted) = self.wanted.lock() else {
+            return false;
+        };
+        if !*wanted {
+            match self.wake.wait_timeout(wanted, timeout) {
+                Ok((woken, _)) => wanted = woken,
+                Err(_) => return false,
+            }
+        }
+        std::mem::take(&mut *wanted)
+    }
+}
+
+/// Checkpoints the WAL on the keeper connection whenever a guest commit
+/// asks (and every [`CHECKPOINT_EVERY`]), until the database is dropped.
+/// `PASSIVE` copies what it can without waiting for anyone; the next
+/// writer then restarts the log from its start (and `journal_size_limit`
+/// trims the file). Commits that land while it copies ask again, so it
+/// catches up in small steps until the log restarts. A busy database is
 /// left alone until next time.
 fn spawn_checkpointer(
     path: &Path,
     keeper: Weak<Mutex<rusqlite::Connection>>,
+    wanted: Arc<CheckpointSignal>,
 ) -> anyhow::Result<()> {
     let name = format!("sqlite checkpoint {}", path.display());
     std::thread::Builder::new()
         .name("sqlite-checkpoint".into())
         .spawn(move || {
             loop {
-                std::thread::sleep(CHECKPOINT_EVERY);
+                wanted.wait(CHECKPOINT_EVERY);
                 let Some(keeper) = keeper.upgrade() else {
                     return;
                 };
@@ -233,11 +279,21 @@ pub(super) fn connect_file(path: &Path) -> rusqlite::Result<rusqlite::Connection
     Ok(conn)
 }
 
-/// A connection for guests: the background thread checkpoints for it
-/// (see the module's doc).
-fn connect_guest(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
-    let conn = connect_file(path)?;
-    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+/// A connection for guests. Its WAL hook replaces SQLite's
+/// auto-checkpoint: a commit that leaves the log at
+/// [`CHECKPOINT_AT_PAGES`] or more wakes the background checkpoint instead
+/// of checkpointing inside the request (see the module's doc).
+fn connect_guest(
+    path: &Path,
+    checkpoint_wanted: Arc<CheckpointSignal>,
+) -> rusqlite::Result<rusqlite::Connection> {
+    let mut conn = connect_file(path)?;
+    conn.wal_hook(Some(move |_: &mut Wal, pages: c_int| {
+        if pages >= CHECKPOINT_AT_PAGES {
+            checkpoint_wanted.request();
+        }
+        Ok(())
+    }))?;
     Ok(conn)
 }
 
@@ -247,6 +303,8 @@ struct Pool {
     state: Mutex<PoolState>,
     /// Signalled when a connection comes back or is closed.
     returned: Condvar,
+    /// The background checkpoint's wake-up, for the guests' WAL hooks.
+    checkpoint_wanted: Arc<CheckpointSignal>,
 }
 
 #[derive(Default)]
@@ -279,7 +337,7 @@ impl Pool {
             if state.lent < POOL_MAX_OPEN {
                 state.lent += 1;
                 drop(state);
-                return match connect_guest(&self.path) {
+                return match connect_guest(&self.path, self.checkpoint_wanted.clone()) {
                     Ok(conn) => Ok(PooledConnection::new(conn, self.clone())),
                     Err(e) => {
                         self.forget();
@@ -898,7 +956,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.sqlite");
         let keeper = open_file(&path).unwrap();
-        let guest = connect_guest(&path).unwrap();
+        let wanted = Arc::new(CheckpointSignal::default());
+        let guest = connect_guest(&path, wanted.clone()).unwrap();
+        guest
+            .execute_batch("CREATE TABLE small (x); INSERT INTO small VALUES (1);")
+            .unwrap();
+        assert!(
+            !wanted.wait(Duration::ZERO),
+            "a few pages asked for a checkpoint"
+        );
         guest
             .execute_batch(
                 "CREATE TABLE big (b BLOB);
@@ -910,6 +976,10 @@ mod tests {
             db_bytes() < 1024 * 1024,
             "the commit checkpointed: the database file holds {} bytes",
             db_bytes()
+        );
+        assert!(
+            wanted.wait(Duration::ZERO),
+            "2048 pages did not wake the checkpoint"
         );
 
         checkpoint(&keeper).unwrap();
