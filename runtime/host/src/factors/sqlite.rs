@@ -23,11 +23,10 @@
 //! writer always came in before a copy finished), which cost every read.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::c_int;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
-
-use std::ffi::c_int;
 
 use anyhow::Context as _;
 use rusqlite::hooks::Wal;
