@@ -3,13 +3,11 @@
 //! failure means on the wire.
 
 use std::future::Future;
-use std::pin::pin;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures::future::{Either, select};
 use http_body_util::{BodyExt, Full};
-use prompthelm_component_kit::{ApiError, StatusCode, codes};
+use prompthelm_component_kit::{ApiError, StatusCode, codes, outbound};
 use prompthelm_providers::stream::TRUNCATED;
 use prompthelm_providers::{Provider, ProviderError};
 use serde_json::json;
@@ -112,13 +110,7 @@ impl CallDeadline {
 
     /// Runs `work` until it finishes or the deadline passes (`None`).
     pub async fn race<F: Future>(&self, work: F) -> Option<F::Output> {
-        let left = self.at.saturating_duration_since(Instant::now());
-        let work = pin!(work);
-        let timer = pin!(spin_sdk::time::sleep(left));
-        match select(work, timer).await {
-            Either::Left((output, _)) => Some(output),
-            Either::Right(_) => None,
-        }
+        outbound::within(self.at.saturating_duration_since(Instant::now()), work).await
     }
 }
 
@@ -297,12 +289,11 @@ where
 
 /// A readable reason from a `wasi:http` error code.
 fn describe(code: &impl std::fmt::Debug) -> String {
-    let text = format!("{code:?}");
-    if text.contains("HttpRequestDenied") {
+    if outbound::is_denied(code) {
         "the outbound host is not in allowed_outbound_hosts (check the provider's base URL variable)"
             .to_owned()
     } else {
-        text
+        format!("{code:?}")
     }
 }
 

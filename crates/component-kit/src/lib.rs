@@ -34,6 +34,7 @@
 mod api_error;
 mod context;
 pub mod host_errors;
+pub mod outbound;
 pub mod request;
 mod response;
 pub mod routes;

@@ -8,13 +8,11 @@
 //! same attempt twice), the signed POST, and the record of its outcome, and
 //! the three only make sense together.
 
-use std::pin::pin;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures::future::{Either, select};
 use http_body_util::Full;
-use prompthelm_component_kit::{ApiError, codes, now_unix_millis, secure_random_bytes};
+use prompthelm_component_kit::{ApiError, codes, now_unix_millis, outbound, secure_random_bytes};
 use prompthelm_domain::ids::{self, DELIVERY, WEBHOOK};
 use prompthelm_domain::pagination::{Page, PageRequest};
 use prompthelm_domain::time::rfc3339_millis;
@@ -479,19 +477,13 @@ async fn send(delivery_id: &str, claimed: &Claimed) -> Result<u16, String> {
         .header(webhook::DELIVERY_HEADER, delivery_id)
         .body(Full::new(body))
         .map_err(|e| format!("the request could not be built: {e}"))?;
-    let sent = pin!(spin_sdk::http::send(request));
-    let timer = pin!(spin_sdk::time::sleep(SEND_TIMEOUT));
-    match select(sent, timer).await {
-        Either::Left((Ok(response), _)) => Ok(response.status().as_u16()),
-        Either::Left((Err(e), _)) => {
-            let text = format!("{e:?}");
-            Err(if text.contains("HttpRequestDenied") {
-                "the destination is not in allowed_outbound_hosts (webhook_origin)".to_owned()
-            } else {
-                format!("no answer: {text}")
-            })
+    match outbound::within(SEND_TIMEOUT, spin_sdk::http::send(request)).await {
+        Some(Ok(response)) => Ok(response.status().as_u16()),
+        Some(Err(e)) if outbound::is_denied(&e) => {
+            Err("the destination is not in allowed_outbound_hosts (webhook_origin)".to_owned())
         }
-        Either::Right(_) => Err(format!("no answer within {} s", SEND_TIMEOUT.as_secs())),
+        Some(Err(e)) => Err(format!("no answer: {e:?}")),
+        None => Err(format!("no answer within {} s", SEND_TIMEOUT.as_secs())),
     }
 }
 
